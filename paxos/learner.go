@@ -1,0 +1,189 @@
+package paxos
+
+import "fmt"
+
+// The learner role: knowing which slots are chosen, catching up on missed
+// decisions, and installing snapshots.
+
+// choose marks an accepted slot chosen at its accepted ballot. The record
+// need not be synced: losing it only means learning the slot again.
+func (r *Replica) choose(n uint64, s *slot) {
+	s.state = SlotChosen
+	s.acks = 0
+	r.persist(Record{Type: RecChosen, Entry: Entry{Slot: n, Ballot: s.ballot}}, false)
+}
+
+// advanceCommit moves the chosen prefix over every chosen slot.
+func (r *Replica) advanceCommit() {
+	before := r.commit
+	for {
+		s := r.log.peek(r.commit)
+		if s == nil || s.state != SlotChosen {
+			break
+		}
+		r.commit++
+	}
+	if r.commit > before && r.role == Leader {
+		r.commitDirty = true
+	}
+}
+
+// learnCommit applies a leader's piggybacked commit: slots below c are
+// chosen, and where this replica accepted the leader's own ballot the value
+// is the one chosen (one ballot proposes one value per slot, and a leader
+// steps down before it could vouch for a slot chosen above its ballot).
+// Whatever is still unknown is fetched from the leader.
+func (r *Replica) learnCommit(b Ballot, c uint64, from ID) {
+	for n := r.commit; n < c; n++ {
+		s := r.log.peek(n)
+		if s == nil {
+			break
+		}
+		if s.state == SlotAccepted && s.ballot == b {
+			r.choose(n, s)
+		}
+	}
+	r.advanceCommit()
+	if r.commit < c {
+		r.wantCatchup(from)
+	}
+}
+
+// learnChosen records a value some replica knows chosen at ballot e.Ballot.
+func (r *Replica) learnChosen(e *Entry) {
+	if e.Slot < r.log.start || e.Slot-r.log.start >= uint64(r.cfg.LogSlotsMax) {
+		return
+	}
+	if r.role != Follower && r.ballot.Less(e.Ballot) {
+		// A quorum accepted a higher ballot: ours is stale.
+		r.becomeFollower(0)
+	}
+	s := r.log.at(e.Slot)
+	if s.state == SlotChosen {
+		if !sameCmds(s.cmds, e.Cmds) {
+			panic(fmt.Sprintf("paxos: replica %d: slot %d chosen twice with different values", r.id, e.Slot))
+		}
+		return
+	}
+	rec := Record{Type: RecChosen, Entry: Entry{Slot: e.Slot, Ballot: e.Ballot}}
+	if s.state != SlotAccepted || s.ballot != e.Ballot {
+		s.cmds = e.Cmds
+		rec.Entry.Cmds = e.Cmds // replay takes these, as the local value differs
+	}
+	s.state, s.ballot, s.acks = SlotChosen, e.Ballot, 0
+	r.persist(rec, false)
+}
+
+// wantCatchup asks from for the chosen slots this replica is missing, at
+// most once per resend period.
+func (r *Replica) wantCatchup(from ID) {
+	if from == 0 || from == r.id {
+		return
+	}
+	r.catchupWanted = true
+	if r.catchupElapsed > 0 {
+		return
+	}
+	r.catchupElapsed = r.cfg.ResendTicks
+	r.send(Message{Type: MsgCatchup, To: from, Slot: r.commit})
+}
+
+func (r *Replica) tickCatchup() {
+	if r.catchupElapsed > 0 {
+		r.catchupElapsed--
+		if r.catchupElapsed == 0 && r.catchupWanted && r.leader != 0 {
+			r.wantCatchup(r.leader)
+		}
+	}
+}
+
+func (r *Replica) handleCatchup(m *Message) {
+	if m.Slot < r.log.start {
+		r.sendSnapshot(m.From)
+		return
+	}
+	if m.Slot >= r.commit {
+		return // nothing to offer
+	}
+	es, _ := r.entriesFrom(m.Slot, true)
+	r.send(Message{Type: MsgChosen, To: m.From, Commit: r.commit, Entries: es})
+}
+
+func (r *Replica) handleChosen(m *Message) {
+	for i := range m.Entries {
+		r.learnChosen(&m.Entries[i])
+	}
+	r.advanceCommit()
+	r.catchupElapsed = 0
+	r.catchupWanted = false
+	if r.commit < m.Commit {
+		r.wantCatchup(m.From)
+	}
+	if r.role == Candidate {
+		r.maybeLead()
+	}
+}
+
+func (r *Replica) sendSnapshot(to ID) {
+	data := r.snap.Data
+	chunk := r.cfg.MsgBytesMax
+	for off := 0; ; off += chunk {
+		end := min(off+chunk, len(data))
+		r.send(Message{Type: MsgSnapshot, To: to, Slot: r.snap.Slot, Commit: r.commit,
+			Offset: uint64(off), Total: uint64(len(data)), Data: data[off:end]})
+		if end == len(data) {
+			return
+		}
+	}
+}
+
+// snapshotIn assembles a snapshot arriving in chunks.
+type snapshotIn struct {
+	from ID
+	slot uint64
+	buf  []byte
+	have []uint64 // offsets received
+	got  uint64
+}
+
+func (r *Replica) handleSnapshot(m *Message) {
+	if m.Slot <= r.commit || m.Total > uint64(r.cfg.SnapshotBytesMax) ||
+		m.Offset > m.Total || uint64(len(m.Data)) > m.Total-m.Offset {
+		return
+	}
+	in := &r.snapIn
+	if in.from != m.From || in.slot != m.Slot || uint64(len(in.buf)) != m.Total {
+		*in = snapshotIn{from: m.From, slot: m.Slot, buf: make([]byte, m.Total)}
+	}
+	for _, off := range in.have {
+		if off == m.Offset {
+			return // duplicate chunk
+		}
+	}
+	in.have = append(in.have, m.Offset)
+	in.got += uint64(copy(in.buf[m.Offset:], m.Data))
+	if in.got < m.Total {
+		return
+	}
+	r.installSnapshot(Snapshot{Slot: m.Slot, Data: in.buf})
+	*in = snapshotIn{}
+	if r.commit < m.Commit {
+		r.wantCatchup(m.From)
+	}
+}
+
+// installSnapshot replaces everything below s.Slot with the snapshot, and
+// asks the host to reset its application state and rewrite its durable log.
+func (r *Replica) installSnapshot(s Snapshot) {
+	r.snap = s
+	r.log.truncate(s.Slot)
+	r.commit = max(r.commit, s.Slot)
+	r.applied = s.Slot
+	r.snapOut = &r.snap
+	r.rewrite = true
+	r.catchupWanted = false
+	r.advanceCommit()
+	if r.role == Candidate {
+		r.maybeLead()
+	}
+}

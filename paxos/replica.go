@@ -1,0 +1,412 @@
+package paxos
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+)
+
+// Role is what a replica is doing at the moment.
+type Role uint8
+
+const (
+	Follower  Role = iota // accepts what the leader proposes
+	Candidate             // running phase 1 for its own ballot
+	Leader                // phase 1 done for its ballot; runs phase 2
+)
+
+func (r Role) String() string {
+	return [...]string{"follower", "candidate", "leader"}[r]
+}
+
+// Errors Propose returns; the command was not taken and the caller should
+// retry elsewhere or later.
+var (
+	ErrNoLeader = errors.New("paxos: no known leader")
+	ErrBusy     = errors.New("paxos: proposal queue full")
+)
+
+// Snapshot is application state covering every slot below Slot.
+type Snapshot struct {
+	Slot uint64
+	Data []byte
+}
+
+// Ready is the work a replica hands to its host. The host must, in order:
+// if Rewrite, replace its whole durable log with DurableState(), else append
+// Records; if Sync, make them durable; then send Messages; then install
+// Snapshot (if any) and apply Committed in order; then call Advance. The
+// slices are only valid until Advance.
+type Ready struct {
+	Records   []Record
+	Rewrite   bool
+	Sync      bool
+	Messages  []Message
+	Snapshot  *Snapshot
+	Committed []Entry
+}
+
+// Replica is one Multi-Paxos replica: proposer, acceptor and learner at once.
+type Replica struct {
+	cfg    Config
+	id     ID
+	self   int // index of id in cfg.Peers
+	quorum int
+
+	// Acceptor state; promised and accepted values are durable.
+	promised Ballot
+	log      slotLog
+	snap     Snapshot
+
+	// Learner state.
+	commit  uint64 // every slot below commit is chosen
+	applied uint64 // every slot below applied was handed out to apply
+
+	// Proposer state.
+	role     Role
+	step     func(r *Replica, m *Message)
+	tick     func(r *Replica)
+	ballot   Ballot // this replica's own ballot, while candidate or leader
+	maxSeen  Ballot // highest ballot seen anywhere: the next election goes above it
+	leader   ID     // the replica believed to lead, 0 if unknown
+	cand     candidateState
+	nextSlot uint64   // leader: next slot to propose into
+	pending  [][]byte // leader or candidate: commands waiting for a slot
+	active   uint64   // leader: peers heard from in this check-quorum window
+
+	// Timers, in ticks.
+	electionElapsed  int
+	electionTimeout  int
+	heartbeatElapsed int
+	resendElapsed    int
+	quorumElapsed    int
+	backoffAttempts  int
+
+	// Catch-up and snapshot transfer.
+	catchupElapsed int
+	catchupWanted  bool
+	snapIn         snapshotIn
+
+	// Ready state.
+	records      []Record
+	rewrite      bool
+	sync         bool
+	msgs         []Message
+	forward      [][]byte
+	commitDirty  bool
+	snapOut      *Snapshot
+	afterPersist []Message // messages to self, stepped once the records are durable
+	readyCommit  uint64
+}
+
+// New builds a replica with empty durable state. Use Restore to rebuild one
+// from records.
+func New(cfg Config) (*Replica, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	r := &Replica{cfg: cfg, id: cfg.ID, quorum: len(cfg.Peers)/2 + 1}
+	for i, p := range cfg.Peers {
+		if p == cfg.ID {
+			r.self = i
+		}
+	}
+	r.becomeFollower(0)
+	// Replica 1 (the lowest id) leads first: on a fresh group it starts
+	// phase 1 at its first tick instead of waiting out a timeout.
+	if r.id == cfg.Peers[0] {
+		r.electionTimeout = 1
+	}
+	return r, nil
+}
+
+// Restore rebuilds a replica from the durable records its host kept, in the
+// order they were written. The replica starts as a follower.
+func Restore(cfg Config, recs []Record) (*Replica, error) {
+	r, err := New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	for i := range recs {
+		if err := r.replay(&recs[i]); err != nil {
+			return nil, fmt.Errorf("paxos: restore record %d: %w", i, err)
+		}
+	}
+	r.advanceCommit()
+	r.applied = r.log.start
+	if r.snap.Data != nil || r.snap.Slot > 0 {
+		s := r.snap
+		r.snapOut = &s
+	}
+	r.maxSeen = r.promised
+	r.becomeFollower(0)
+	return r, nil
+}
+
+func (r *Replica) replay(rec *Record) error {
+	switch rec.Type {
+	case RecPromise:
+		if r.promised.Less(rec.Ballot) {
+			r.promised = rec.Ballot
+		}
+	case RecAccept:
+		if s := r.log.at(rec.Entry.Slot); s != nil && s.state != SlotChosen {
+			s.state, s.ballot, s.cmds = SlotAccepted, rec.Entry.Ballot, rec.Entry.Cmds
+		}
+	case RecChosen:
+		s := r.log.at(rec.Entry.Slot)
+		if s == nil {
+			return nil
+		}
+		// A RecChosen omits the commands when they are the ones accepted
+		// locally at the same ballot; replay sees the same local state.
+		if s.state == SlotEmpty || s.ballot != rec.Entry.Ballot {
+			s.cmds = rec.Entry.Cmds
+		}
+		s.state, s.ballot = SlotChosen, rec.Entry.Ballot
+	case RecSnapshot:
+		r.snap = Snapshot{Slot: rec.Slot, Data: rec.Data}
+		r.log.truncate(rec.Slot)
+		if r.commit < rec.Slot {
+			r.commit = rec.Slot
+		}
+	default:
+		return fmt.Errorf("unknown record type %d", rec.Type)
+	}
+	return nil
+}
+
+// Propose hands a client command to the replica. A leader queues it for the
+// next slot; another replica forwards it to the leader it knows.
+func (r *Replica) Propose(cmd []byte) error {
+	switch r.role {
+	case Leader, Candidate:
+		if len(r.pending) >= r.cfg.PendingCmdsMax {
+			return ErrBusy
+		}
+		r.pending = append(r.pending, cmd)
+		return nil
+	}
+	if r.leader == 0 || r.leader == r.id {
+		return ErrNoLeader
+	}
+	if len(r.forward) >= r.cfg.PendingCmdsMax {
+		return ErrBusy
+	}
+	r.forward = append(r.forward, cmd)
+	return nil
+}
+
+// Tick advances the replica's timers by one tick.
+func (r *Replica) Tick() {
+	r.tick(r)
+	r.tickCatchup()
+}
+
+// Step hands the replica one message from a peer. Messages not addressed to
+// this replica, or from a stranger, are ignored.
+func (r *Replica) Step(m *Message) {
+	if m.To != r.id || r.peerIndex(m.From) < 0 || m.From == r.id {
+		return
+	}
+	r.stepMsg(m)
+}
+
+func (r *Replica) stepMsg(m *Message) {
+	if r.maxSeen.Less(m.Ballot) {
+		r.maxSeen = m.Ballot
+	}
+	switch m.Type {
+	case MsgPrepare:
+		r.handlePrepare(m)
+	case MsgAccept:
+		r.handleAccept(m)
+	case MsgHeartbeat:
+		r.handleHeartbeat(m)
+	case MsgCatchup:
+		r.handleCatchup(m)
+	case MsgChosen:
+		r.handleChosen(m)
+	case MsgSnapshot:
+		r.handleSnapshot(m)
+	default:
+		r.step(r, m) // role-specific: promises, acceptances, forwards, acks
+	}
+}
+
+// HasReady reports whether Ready has anything to hand out.
+func (r *Replica) HasReady() bool {
+	r.flush()
+	return len(r.records) > 0 || r.rewrite || len(r.msgs) > 0 || r.snapOut != nil ||
+		r.commit > r.applied || len(r.afterPersist) > 0
+}
+
+// Ready returns the pending work; see the Ready type for what the host does.
+func (r *Replica) Ready() Ready {
+	r.flush()
+	rd := Ready{
+		Records:  r.records,
+		Rewrite:  r.rewrite,
+		Sync:     r.sync || r.rewrite,
+		Messages: r.msgs,
+		Snapshot: r.snapOut,
+	}
+	r.readyCommit = r.commit
+	if r.commit > r.applied {
+		for n := r.applied; n < r.commit; n++ {
+			s := r.log.peek(n)
+			rd.Committed = append(rd.Committed, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
+		}
+	}
+	return rd
+}
+
+// Advance tells the replica the host did everything the last Ready asked.
+// Messages to itself (its own promise or acceptance) count only now, after
+// the records that back them are durable.
+func (r *Replica) Advance() {
+	if r.readyCommit > r.applied {
+		r.applied = r.readyCommit
+	}
+	clear(r.records)
+	r.records = r.records[:0]
+	clear(r.msgs)
+	r.msgs = r.msgs[:0]
+	r.rewrite, r.sync, r.snapOut = false, false, nil
+	self := r.afterPersist
+	r.afterPersist = nil
+	for i := range self {
+		r.stepMsg(&self[i])
+	}
+}
+
+// Compact tells the replica the application's state after applying every
+// slot below slot; the log below it is discarded and the host is asked to
+// rewrite its durable state around the snapshot.
+func (r *Replica) Compact(slot uint64, data []byte) error {
+	if slot > r.applied {
+		return fmt.Errorf("paxos: compact at %d beyond applied %d", slot, r.applied)
+	}
+	if slot <= r.snap.Slot {
+		return nil
+	}
+	r.snap = Snapshot{Slot: slot, Data: data}
+	r.log.truncate(slot)
+	r.rewrite = true
+	return nil
+}
+
+// DurableState is the minimal record list equivalent to everything this
+// replica has made durable: the snapshot, the promise, and the slots above
+// the snapshot. A host rewrites its log with it when Ready says Rewrite.
+func (r *Replica) DurableState() []Record {
+	recs := []Record{{Type: RecSnapshot, Slot: r.snap.Slot, Data: r.snap.Data}}
+	if !r.promised.IsZero() {
+		recs = append(recs, Record{Type: RecPromise, Ballot: r.promised})
+	}
+	for i := range r.log.s {
+		s := &r.log.s[i]
+		e := Entry{Slot: r.log.start + uint64(i), Ballot: s.ballot, Cmds: s.cmds}
+		switch s.state {
+		case SlotAccepted:
+			recs = append(recs, Record{Type: RecAccept, Entry: e})
+		case SlotChosen:
+			recs = append(recs, Record{Type: RecChosen, Entry: e})
+		}
+	}
+	return recs
+}
+
+// persist queues a record; sync says it vouches for a promise or acceptance
+// and must be durable before any message leaves.
+func (r *Replica) persist(rec Record, sync bool) {
+	r.records = append(r.records, rec)
+	r.sync = r.sync || sync
+}
+
+// send queues a message. A message to itself waits until the records queued
+// so far are durable (see Advance).
+func (r *Replica) send(m Message) {
+	m.From = r.id
+	if m.To == r.id {
+		r.afterPersist = append(r.afterPersist, m)
+		return
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+func (r *Replica) peerIndex(id ID) int {
+	for i, p := range r.cfg.Peers {
+		if p == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// flush turns queued commands into slots (leader) or a forward (follower),
+// and announces an advanced commit. It runs when the host asks for Ready, so
+// everything that arrived in one step is batched together.
+func (r *Replica) flush() {
+	switch {
+	case r.role == Leader:
+		r.proposePending()
+		if r.commitDirty {
+			r.broadcastCommit()
+		}
+	case len(r.forward) > 0 && r.leader != 0 && r.leader != r.id:
+		r.send(Message{Type: MsgForward, To: r.leader, Entries: []Entry{{Cmds: r.forward}}})
+		r.forward = nil
+	}
+	if r.role != Follower {
+		r.forward = nil
+	}
+	r.commitDirty = false
+}
+
+func popcount(x uint64) int { return bits.OnesCount64(x) }
+
+// ---- Inspection, for checkers and status views ----
+
+// ID is this replica's id.
+func (r *Replica) ID() ID { return r.id }
+
+// Role is the replica's current role.
+func (r *Replica) Role() Role { return r.role }
+
+// Leader is the replica this one believes leads (itself included), or 0.
+func (r *Replica) Leader() ID { return r.leader }
+
+// Promised is the highest ballot this replica promised.
+func (r *Replica) Promised() Ballot { return r.promised }
+
+// Ballot is the replica's own ballot while candidate or leader.
+func (r *Replica) Ballot() Ballot { return r.ballot }
+
+// Commit is the chosen prefix: every slot below it is chosen.
+func (r *Replica) Commit() uint64 { return r.commit }
+
+// Applied is one past the last slot handed out to apply.
+func (r *Replica) Applied() uint64 { return r.applied }
+
+// FirstSlot is the first slot not cleared (the snapshot's slot).
+func (r *Replica) FirstSlot() uint64 { return r.log.start }
+
+// LastSlot is the last slot holding a value; ok is false if none does.
+func (r *Replica) LastSlot() (uint64, bool) { return r.log.lastNonEmpty() }
+
+// SnapshotSlot is the slot of the latest snapshot held.
+func (r *Replica) SnapshotSlot() uint64 { return r.snap.Slot }
+
+// Slot reports what the replica holds for slot n. The commands alias the
+// replica's memory: do not modify them.
+func (r *Replica) Slot(n uint64) (SlotState, Entry) {
+	if n < r.log.start {
+		return SlotCleared, Entry{Slot: n}
+	}
+	s := r.log.peek(n)
+	if s == nil {
+		return SlotEmpty, Entry{Slot: n}
+	}
+	return s.state, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds}
+}

@@ -1,0 +1,297 @@
+package paxos
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestFirstElectionReplicaOneLeads(t *testing.T) {
+	for _, n := range []int{1, 3, 5, 7} {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			c := newTestCluster(t, n, 1)
+			c.run(5)
+			if l := c.leader(); l != 1 {
+				t.Fatalf("leader = %d, want 1", l)
+			}
+			for i := 0; i < 10; i++ {
+				if err := c.propose(ID(1+i%n), fmt.Sprintf("cmd%d", i)); err != nil {
+					t.Fatalf("propose: %v", err)
+				}
+				c.run(2)
+			}
+			c.run(30)
+			want := c.appliedCmds(1)
+			if len(want) != 10 {
+				t.Fatalf("replica 1 applied %d commands, want 10: %v", len(want), want)
+			}
+			for _, id := range c.ids {
+				if got := c.appliedCmds(id); !slices.Equal(got, want) {
+					t.Errorf("replica %d applied %v, want %v", id, got, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLeaderCrashReelection(t *testing.T) {
+	c := newTestCluster(t, 5, 2)
+	c.run(5)
+	c.propose(1, "before")
+	c.run(5)
+	c.crash(1)
+	c.run(300)
+	l := c.leader()
+	if l == 0 || l == 1 {
+		t.Fatalf("no new leader after crash: %d", l)
+	}
+	c.propose(l, "after")
+	c.run(10)
+	for _, id := range c.ids[1:] {
+		if got := c.appliedCmds(id); !slices.Equal(got, []string{"before", "after"}) {
+			t.Errorf("replica %d applied %v", id, got)
+		}
+	}
+}
+
+func TestDuelingProposersConverge(t *testing.T) {
+	for seed := uint64(0); seed < 20; seed++ {
+		c := newTestCluster(t, 5, seed)
+		// Everyone starts an election at once, repeatedly: only backoff
+		// lets one of them finish phase 1 and then hold on.
+		for _, id := range c.ids {
+			c.reps[id].startElection()
+		}
+		c.drain()
+		c.run(400)
+		l := c.leader()
+		if l == 0 {
+			t.Fatalf("seed %d: no single leader after 400 ticks", seed)
+		}
+		c.propose(l, "x")
+		c.run(10)
+		for _, id := range c.ids {
+			if !c.hasApplied(id, "x") {
+				t.Fatalf("seed %d: replica %d did not apply x", seed, id)
+			}
+		}
+	}
+}
+
+func TestMinorityCannotChoose(t *testing.T) {
+	c := newTestCluster(t, 5, 3)
+	c.run(5)
+	c.partition([]ID{1, 2}, []ID{3, 4, 5})
+	before := c.reps[1].Commit()
+	c.reps[1].Propose([]byte("minority"))
+	c.reps[2].Propose([]byte("minority2"))
+	c.drain()
+	c.run(300)
+	for _, id := range []ID{1, 2} {
+		if c.hasApplied(id, "minority") || c.reps[id].Commit() != before {
+			t.Fatalf("replica %d in the minority chose something (commit %d -> %d)", id, before, c.reps[id].Commit())
+		}
+	}
+	l := c.leader()
+	if l < 3 {
+		t.Fatalf("majority did not elect a leader: %d", l)
+	}
+	c.propose(l, "majority")
+	c.run(20)
+	for _, id := range []ID{3, 4, 5} {
+		if !c.hasApplied(id, "majority") {
+			t.Fatalf("majority replica %d did not apply", id)
+		}
+	}
+	c.heal()
+	c.run(300)
+	for _, id := range c.ids {
+		if !c.hasApplied(id, "majority") {
+			t.Fatalf("replica %d did not catch up after heal", id)
+		}
+	}
+}
+
+func TestHoleFillingAfterLeaderChange(t *testing.T) {
+	c := newTestCluster(t, 3, 4)
+	c.run(5)
+	// Leader 1 proposes three slots, but only the third reaches replica 2;
+	// then it dies. The new leader must keep slot 2's value (it may have
+	// been chosen: 1 and 2 form a quorum) and fill the others with no-ops.
+	c.partition([]ID{1}, []ID{2, 3})
+	for _, cmd := range []string{"a", "b", "c"} {
+		c.reps[1].Propose([]byte(cmd))
+		c.drain()
+	}
+	var kept []queued
+	for _, q := range c.queue {
+		var m Message
+		DecodeMessage(q.pkt, &m)
+		if m.Type == MsgAccept && q.to == 2 && len(m.Entries) > 0 && string(m.Entries[0].Cmds[0]) == "c" {
+			kept = append(kept, q)
+		}
+	}
+	c.queue = kept
+	c.heal()
+	c.cut[[2]ID{1, 2}], c.cut[[2]ID{1, 3}] = false, false
+	for c.deliverOne() {
+	}
+	c.crash(1)
+	c.run(400)
+	l := c.leader()
+	if l == 0 {
+		t.Fatal("no leader")
+	}
+	got := c.appliedCmds(2)
+	if !slices.Equal(got, []string{"c"}) {
+		t.Fatalf("after hole filling replica 2 applied %v, want [c] (holes as no-ops)", got)
+	}
+	if n := len(c.applied[2]); n < 3 {
+		t.Fatalf("replica 2 applied %d slots, want >= 3 (two no-ops and c)", n)
+	}
+}
+
+func TestLaggingReplicaCatchesUp(t *testing.T) {
+	c := newTestCluster(t, 3, 5)
+	c.run(5)
+	c.partition([]ID{3}, []ID{1, 2})
+	for i := 0; i < 50; i++ {
+		c.propose(1, fmt.Sprintf("c%d", i))
+		c.run(1)
+	}
+	c.run(10)
+	if len(c.appliedCmds(3)) != 0 {
+		t.Fatal("isolated replica applied something")
+	}
+	c.heal()
+	c.run(100)
+	if got, want := c.appliedCmds(3), c.appliedCmds(1); !slices.Equal(got, want) || len(want) != 50 {
+		t.Fatalf("lagging replica has %d commands, leader %d", len(got), len(want))
+	}
+}
+
+func TestSnapshotInstall(t *testing.T) {
+	c := newTestCluster(t, 3, 6)
+	c.snapAt = 10
+	c.run(5)
+	c.partition([]ID{3}, []ID{1, 2})
+	for i := 0; i < 60; i++ {
+		c.propose(1, fmt.Sprintf("c%d", i))
+		c.run(1)
+	}
+	c.run(10)
+	if c.reps[1].FirstSlot() == 0 {
+		t.Fatal("leader never compacted")
+	}
+	c.heal()
+	c.run(200)
+	r3 := c.reps[3]
+	if r3.SnapshotSlot() == 0 {
+		t.Fatal("lagging replica did not install a snapshot")
+	}
+	if r3.Commit() != c.reps[1].Commit() {
+		t.Fatalf("replica 3 commit %d, leader %d", r3.Commit(), c.reps[1].Commit())
+	}
+}
+
+func TestCrashRestartKeepsChosen(t *testing.T) {
+	c := newTestCluster(t, 3, 7)
+	c.run(5)
+	for i := 0; i < 20; i++ {
+		c.propose(1, fmt.Sprintf("c%d", i))
+		c.run(1)
+	}
+	c.run(10)
+	chosen := map[uint64][][]byte{}
+	for k, v := range c.chosen {
+		chosen[k] = v
+	}
+	for _, id := range c.ids {
+		c.crash(id)
+	}
+	for _, id := range c.ids {
+		c.restart(id)
+	}
+	c.run(400)
+	l := c.leader()
+	if l == 0 {
+		t.Fatal("no leader after full restart")
+	}
+	c.propose(l, "later")
+	c.run(20)
+	for _, id := range c.ids {
+		got := c.appliedCmds(id)
+		if len(got) != 21 || got[20] != "later" {
+			t.Fatalf("replica %d after restart applied %v", id, got)
+		}
+	}
+	// checkAgreement ran after every event against values chosen before
+	// the crash; make sure it still knows them.
+	for k, v := range chosen {
+		if !sameCmds(c.chosen[k], v) {
+			t.Fatalf("slot %d changed", k)
+		}
+	}
+}
+
+// TestRandomFaults drives proposals through message loss, reordering,
+// partitions and crashes; checkAgreement runs after every event, and once
+// the faults stop every proposal that was taken must be applied everywhere.
+func TestRandomFaults(t *testing.T) {
+	seeds := 60
+	if testing.Short() {
+		seeds = 10
+	}
+	for seed := uint64(100); seed < uint64(100+seeds); seed++ {
+		n := []int{1, 3, 5}[seed%3]
+		c := newTestCluster(t, n, seed)
+		c.snapAt = uint64(5 + seed%20)
+		rng := rand.New(rand.NewPCG(seed, 7))
+		c.dropP = 0.2
+		next := 0
+		for step := 0; step < 600; step++ {
+			switch x := rng.IntN(100); {
+			case x < 30:
+				id := c.ids[rng.IntN(n)]
+				if c.reps[id] != nil {
+					c.reps[id].Propose([]byte(fmt.Sprintf("s%d-%d", seed, next)))
+					next++
+					c.drain()
+				}
+			case x < 33 && n > 1:
+				id := c.ids[rng.IntN(n)]
+				if c.reps[id] != nil {
+					c.crash(id)
+				} else {
+					c.restart(id)
+				}
+			case x < 35 && n > 1:
+				k := 1 + rng.IntN(n-1)
+				c.heal()
+				c.partition(c.ids[:k], c.ids[k:])
+			case x < 38:
+				c.heal()
+			}
+			c.tick()
+		}
+		c.heal()
+		c.dropP = 0
+		for _, id := range c.ids {
+			if c.reps[id] == nil {
+				c.restart(id)
+			}
+		}
+		c.run(1500)
+		base := c.reps[1].Commit()
+		if base == 0 || len(c.chosen) == 0 {
+			t.Fatalf("seed %d: nothing chosen in %d proposals", seed, next)
+		}
+		t.Logf("seed %d n=%d: %d proposals, commit %d, sent %d", seed, n, next, base, c.sent)
+		for _, id := range c.ids {
+			if got := c.reps[id].Commit(); got != base {
+				t.Fatalf("seed %d: replica %d commit %d, replica 1 %d", seed, id, got, base)
+			}
+		}
+	}
+}

@@ -1,0 +1,179 @@
+package paxos
+
+// Role changes swap the step and tick functions, so role-specific handling
+// lives in one place per role instead of in scattered "if leader" checks.
+
+// becomeFollower steps down (or starts) as a follower of leader (0 if not
+// known). Commands queued for slots are handed to the forward queue, so a
+// leader change does not lose them outright.
+func (r *Replica) becomeFollower(leader ID) {
+	if r.role != Follower {
+		r.forward = append(r.forward, r.pending...)
+		r.pending = nil
+		r.backoffAttempts++
+	}
+	r.role = Follower
+	r.step = stepFollower
+	r.tick = tickFollower
+	r.leader = leader
+	r.ballot = Ballot{}
+	r.cand = candidateState{}
+	r.electionElapsed = 0
+	r.resetElectionTimeout()
+}
+
+// resetElectionTimeout draws the next timeout: uniform in [E, 2E), plus a
+// randomized exponential backoff after lost elections, so that dueling
+// candidates spread out instead of colliding forever.
+func (r *Replica) resetElectionTimeout() {
+	e := r.cfg.ElectionTicks
+	t := e + r.cfg.Rand.IntN(e)
+	if r.backoffAttempts > 0 {
+		window := min(e<<min(r.backoffAttempts, 16), r.cfg.BackoffMaxTicks)
+		t += r.cfg.Rand.IntN(window + 1)
+	}
+	r.electionTimeout = t
+}
+
+func stepFollower(r *Replica, m *Message) {
+	// Promises, acceptances and acks are answers to a role this replica
+	// no longer has; forwards are dropped rather than forwarded again, so
+	// two replicas with stale views cannot bounce a command forever.
+}
+
+func tickFollower(r *Replica) {
+	r.electionElapsed++
+	if r.electionElapsed >= r.electionTimeout {
+		r.startElection()
+	}
+}
+
+// candidateState is phase 1 in progress.
+type candidateState struct {
+	base       uint64   // first slot the prepare covers (commit at the start)
+	done       uint64   // peers whose promise is complete
+	rejects    uint64   // peers that refused
+	from       []uint64 // per peer: the slot the next prepare page starts at
+	best       slotLog  // highest-ballot accepted value reported per slot
+	peerCommit uint64   // highest chosen prefix a promiser reported
+	askedSelf  bool     // the candidate's own promise was asked for
+}
+
+func (r *Replica) startElection() {
+	r.role = Candidate
+	r.step = stepCandidate
+	r.tick = tickCandidate
+	round := max(r.maxSeen.Round, r.promised.Round) + 1
+	r.ballot = Ballot{Round: round, Node: r.id}
+	r.maxSeen = r.ballot
+	r.leader = 0
+	r.cand = candidateState{base: r.commit, from: make([]uint64, len(r.cfg.Peers))}
+	r.cand.best.start = r.commit
+	r.electionElapsed = 0
+	r.resendElapsed = 0
+	r.resetElectionTimeout()
+	for i, p := range r.cfg.Peers {
+		r.cand.from[i] = r.commit
+		if p != r.id {
+			r.sendPrepare(p, r.commit)
+		}
+	}
+	r.maybeAskSelf()
+}
+
+// maybeAskSelf makes the candidate promise its own ballot only once the
+// others' promises could make a quorum with it. A replica cut off from the
+// group therefore never raises its own promise above the live leader's
+// ballot, and cannot depose that leader when it is heard again (the job
+// Raft gives to pre-vote). The promise still precedes every accept at the
+// ballot, so a restarted replica never reuses a ballot it proposed in.
+func (r *Replica) maybeAskSelf() {
+	if r.cand.askedSelf || popcount(r.cand.done) < r.quorum-1 {
+		return
+	}
+	r.cand.askedSelf = true
+	r.sendPrepare(r.id, r.cand.base)
+}
+
+func (r *Replica) sendPrepare(to ID, from uint64) {
+	m := Message{Type: MsgPrepare, From: r.id, To: to, Ballot: r.ballot, Slot: from}
+	if to == r.id {
+		r.handlePrepare(&m) // our own promise, counted once durable
+		return
+	}
+	r.send(m)
+}
+
+func stepCandidate(r *Replica, m *Message) {
+	if m.Type != MsgPromise {
+		return
+	}
+	pi := r.peerIndex(m.From)
+	if m.Reject {
+		if r.ballot.Less(m.Ballot) {
+			r.becomeFollower(0) // outbid: back off
+			return
+		}
+		r.cand.rejects |= 1 << pi
+		if popcount(r.cand.rejects) > len(r.cfg.Peers)-r.quorum {
+			r.becomeFollower(0) // a quorum still hears a leader
+		}
+		return
+	}
+	if m.Ballot != r.ballot || r.cand.done&(1<<pi) != 0 {
+		return
+	}
+	r.mergePromise(m.Entries)
+	r.cand.peerCommit = max(r.cand.peerCommit, m.Commit)
+	if m.Commit > r.commit {
+		r.wantCatchup(m.From)
+	}
+	if m.More && len(m.Entries) > 0 {
+		r.cand.from[pi] = m.Entries[len(m.Entries)-1].Slot + 1
+		r.sendPrepare(m.From, r.cand.from[pi])
+		return
+	}
+	r.cand.done |= 1 << pi
+	r.maybeAskSelf()
+	r.maybeLead()
+}
+
+func (r *Replica) mergePromise(es []Entry) {
+	for i := range es {
+		e := &es[i]
+		if e.Slot < r.cand.best.start || e.Slot-r.cand.best.start >= uint64(r.cfg.LogSlotsMax) {
+			continue
+		}
+		b := r.cand.best.at(e.Slot)
+		if b.state == SlotEmpty || b.ballot.Less(e.Ballot) {
+			b.state, b.ballot, b.cmds = SlotAccepted, e.Ballot, e.Cmds
+		}
+	}
+}
+
+// maybeLead finishes phase 1 once a quorum promised and this replica knows
+// every slot any of them knows to be chosen (below that, a promiser may have
+// compacted its log and could not report its values).
+func (r *Replica) maybeLead() {
+	if popcount(r.cand.done) >= r.quorum && r.commit >= r.cand.peerCommit {
+		r.becomeLeader()
+	}
+}
+
+func tickCandidate(r *Replica) {
+	r.electionElapsed++
+	if r.electionElapsed >= r.electionTimeout {
+		r.backoffAttempts++
+		r.startElection()
+		return
+	}
+	r.resendElapsed++
+	if r.resendElapsed >= r.cfg.ResendTicks {
+		r.resendElapsed = 0
+		for i, p := range r.cfg.Peers {
+			if r.cand.done&(1<<i) == 0 && p != r.id {
+				r.sendPrepare(p, r.cand.from[i])
+			}
+		}
+	}
+}
