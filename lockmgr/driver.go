@@ -1,0 +1,174 @@
+package lockmgr
+
+import (
+	"errors"
+	"fmt"
+
+	"paxlock/paxos"
+)
+
+// Storage is a replica's durable log, as a host provides it.
+type Storage interface {
+	// Append adds records to the log; they need not be durable until Sync.
+	Append(recs []paxos.Record) error
+	// Rewrite atomically replaces the whole log with recs, durably.
+	Rewrite(recs []paxos.Record) error
+	// Sync makes everything appended so far durable.
+	Sync() error
+}
+
+// Transport sends one encoded packet; delivery is not promised.
+type Transport interface {
+	Send(to Addr, pkt []byte)
+}
+
+// Node is the one driver loop, shared by every host: input goes into the
+// server, then while the replica has work: persist, sync, send, apply,
+// reply, advance. Hosts differ only in the Storage and Transport they plug
+// in and in where ticks come from.
+type Node struct {
+	srv   *Server
+	store Storage
+	net   Transport
+	buf   []byte
+	err   error
+}
+
+// NewNode rebuilds a replica from the records its storage held (nil for a
+// fresh one) and returns its driver.
+func NewNode(cfg ServerConfig, recs []paxos.Record, store Storage, net Transport) (*Node, error) {
+	srv, err := newServer(cfg, recs)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{srv: srv, store: store, net: net}
+	n.drive()
+	return n, n.err
+}
+
+// Server is the node's lock server, for inspection.
+func (n *Node) Server() *Server { return n.srv }
+
+// Err is the storage failure that stopped the node, if any. A node that
+// cannot make its promises durable must not say anything more.
+func (n *Node) Err() error { return n.err }
+
+// Receive hands the node one packet from endpoint from.
+func (n *Node) Receive(from Addr, pkt []byte) {
+	if n.err != nil {
+		return
+	}
+	n.srv.receive(from, pkt)
+	n.drive()
+}
+
+// Tick advances the node's clock by one tick.
+func (n *Node) Tick() {
+	if n.err != nil {
+		return
+	}
+	n.srv.tick()
+	n.drive()
+}
+
+// drive is the driver sequence. It is the only place that orders
+// durability against messages: nothing leaves before Sync returns.
+func (n *Node) drive() {
+	s := n.srv
+	for n.err == nil && s.rep.HasReady() {
+		rd := s.rep.Ready()
+		if err := n.persist(&rd); err != nil {
+			n.err = err
+			return
+		}
+		for i := range rd.Messages {
+			m := &rd.Messages[i]
+			n.buf = paxos.AppendMessage(n.buf[:0], m)
+			n.net.Send(Addr(m.To), append([]byte(nil), n.buf...))
+		}
+		if rd.Snapshot != nil {
+			if err := s.restore(rd.Snapshot); err != nil {
+				n.err = err
+				return
+			}
+		}
+		for _, e := range rd.Committed {
+			s.apply(e)
+		}
+		n.flushReplies()
+		s.rep.Advance()
+		n.maybeCompact()
+	}
+	n.flushReplies()
+}
+
+func (n *Node) persist(rd *paxos.Ready) error {
+	var err error
+	switch {
+	case rd.Rewrite:
+		err = n.store.Rewrite(n.srv.rep.DurableState())
+	case len(rd.Records) > 0:
+		err = n.store.Append(rd.Records)
+	}
+	if err == nil && rd.Sync && !rd.Rewrite {
+		err = n.store.Sync()
+	}
+	if err != nil {
+		return fmt.Errorf("lockmgr: storage: %w", err)
+	}
+	return nil
+}
+
+func (n *Node) flushReplies() {
+	s := n.srv
+	for _, p := range s.replies {
+		n.net.Send(p.To, p.Data)
+	}
+	clear(s.replies)
+	s.replies = s.replies[:0]
+}
+
+// maybeCompact snapshots the state machine every SnapshotSlots applied
+// slots, which bounds the log (and the host's durable log) in a steady run.
+func (n *Node) maybeCompact() {
+	rep := n.srv.rep
+	if rep.Applied()-rep.SnapshotSlot() < n.srv.cfg.SnapshotSlots {
+		return
+	}
+	if err := rep.Compact(rep.Applied(), n.srv.sm.Snapshot()); err != nil {
+		n.err = err
+	}
+}
+
+// ParseLog decodes a durable log's bytes into records. A torn tail (the
+// last record cut short or garbled by a crash mid-write) is not an error:
+// ParseLog returns the records before it and the length of the intact
+// prefix, which the host should truncate to. Damage followed by intact
+// bytes is corruption in the middle, and an error.
+func ParseLog(b []byte) (recs []paxos.Record, valid int, err error) {
+	for valid < len(b) {
+		rec, n, err := paxos.DecodeRecord(b[valid:])
+		if err != nil {
+			if errors.Is(err, paxos.ErrTruncated) || isTornTail(b[valid:]) {
+				return recs, valid, nil
+			}
+			return recs, valid, fmt.Errorf("lockmgr: log corrupt at byte %d of %d: %w", valid, len(b), err)
+		}
+		recs = append(recs, rec)
+		valid += n
+	}
+	return recs, valid, nil
+}
+
+// isTornTail reports whether a record that failed to decode reaches the end
+// of the log: then it was the write in progress at a crash. A record with
+// intact records after it was damaged after it was written.
+func isTornTail(b []byte) bool {
+	// Scan forward for any intact record; finding one means mid-log damage.
+	for off := 1; off < len(b); off++ {
+		if _, k, err := paxos.DecodeRecord(b[off:]); err == nil && k > 0 {
+			return false
+		}
+	}
+	return true
+}

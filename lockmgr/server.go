@@ -1,0 +1,248 @@
+package lockmgr
+
+import (
+	"errors"
+	"fmt"
+
+	"paxlock/paxos"
+)
+
+// Addr is an opaque endpoint handle. Replica i is always Addr(i); a host
+// gives each client endpoint a handle of its own above every replica id
+// (the simulator uses its process addresses, the UDP host a table of
+// socket addresses).
+type Addr uint64
+
+// ServerConfig configures one replica of the lock service.
+type ServerConfig struct {
+	Paxos paxos.Config
+	SM    SMConfig
+	// SnapshotSlots: compact the log after this many applied slots.
+	SnapshotSlots uint64
+	// ClientTTLTicks: forget a client's return address after this long
+	// without hearing from it (its record in the state machine stays).
+	ClientTTLTicks int64
+	// ReproposeTicks: a repeated request is proposed again only after this
+	// long (the first copy may still be on its way through the log).
+	ReproposeTicks int64
+}
+
+// DefaultServerConfig returns the defaults for replica id of peers; the
+// caller sets Paxos.Rand.
+func DefaultServerConfig(id paxos.ID, peers []paxos.ID) ServerConfig {
+	return ServerConfig{
+		Paxos:          paxos.DefaultConfig(id, peers),
+		SnapshotSlots:  1000,
+		ClientTTLTicks: 10_000,
+		ReproposeTicks: 20,
+	}
+}
+
+// Counters are what a server dropped, by reason; status shows them.
+type Counters struct {
+	BadPacket    uint64 // failed the checksum or could not be decoded
+	Stranger     uint64 // replica traffic from an endpoint that is not that replica
+	Misaddressed uint64 // replica traffic for another replica
+	UnknownKind  uint64 // an intact frame of a kind this server does not take
+	BadCommand   uint64 // a chosen command that does not decode (skipped by all)
+	Rejected     uint64 // client requests turned away (no leader, queue full)
+}
+
+// Slice lists the counters in a fixed order, for the status reply.
+func (c Counters) Slice() []uint64 {
+	return []uint64{c.BadPacket, c.Stranger, c.Misaddressed, c.UnknownKind, c.BadCommand, c.Rejected}
+}
+
+// CounterNames names Slice's entries in order.
+var CounterNames = []string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected"}
+
+// Packet is an encoded packet to send.
+type Packet struct {
+	To   Addr
+	Data []byte
+}
+
+// clientRef is how to reach a client and what it last asked.
+type clientRef struct {
+	addr       Addr
+	seq        uint64
+	proposedAt int64
+	seenAt     int64
+}
+
+// Server is one replica of the lock service: a paxos replica, the lock state
+// machine it drives, and the client-facing request handling. It is sans-IO;
+// a Node runs it (see driver.go).
+type Server struct {
+	cfg      ServerConfig
+	rep      *paxos.Replica
+	sm       *StateMachine
+	clients  map[ClientID]*clientRef
+	now      int64
+	replies  []Packet
+	counters Counters
+	buf      []byte
+	// OnApply, if set, sees every command as it is applied, with the
+	// waiters it granted (for checkers).
+	OnApply func(slot uint64, c Command, r Result, grants []Grant)
+}
+
+func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
+	rep, err := paxos.Restore(cfg.Paxos, recs)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.SnapshotSlots == 0 || cfg.ClientTTLTicks <= 0 || cfg.ReproposeTicks <= 0 {
+		return nil, fmt.Errorf("lockmgr: ServerConfig: SnapshotSlots, ClientTTLTicks and ReproposeTicks must be > 0")
+	}
+	return &Server{cfg: cfg, rep: rep, sm: NewStateMachine(cfg.SM), clients: map[ClientID]*clientRef{}}, nil
+}
+
+// Replica exposes the paxos replica, for inspection.
+func (s *Server) Replica() *paxos.Replica { return s.rep }
+
+// StateMachine exposes the lock table, for inspection.
+func (s *Server) StateMachine() *StateMachine { return s.sm }
+
+// Counters returns the drop counters.
+func (s *Server) Counters() Counters { return s.counters }
+
+// receive takes one packet from endpoint from.
+func (s *Server) receive(from Addr, pkt []byte) {
+	kind, body, err := paxos.ParseFrame(pkt)
+	if err != nil {
+		s.counters.BadPacket++
+		return
+	}
+	switch kind {
+	case paxos.KindPaxos:
+		var m paxos.Message
+		if err := paxos.DecodeMessage(pkt, &m); err != nil {
+			s.counters.BadPacket++
+			return
+		}
+		if Addr(m.From) != from {
+			s.counters.Stranger++
+			return
+		}
+		if m.To != s.rep.ID() {
+			s.counters.Misaddressed++
+			return
+		}
+		s.rep.Step(&m)
+	case KindRequest:
+		q, err := DecodeRequest(body)
+		if err != nil {
+			s.counters.BadPacket++
+			return
+		}
+		s.request(from, &q)
+	default:
+		s.counters.UnknownKind++
+	}
+}
+
+// request handles one client request: answer from the at-most-once table
+// if it was applied already, else put it into the log (once per
+// ReproposeTicks, however often the client repeats it).
+func (s *Server) request(from Addr, q *Request) {
+	if q.Op == OpStatus {
+		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Report, Leader: s.rep.Leader(),
+			Locks: s.sm.Status(), Counters: s.counters.Slice()})
+		return
+	}
+	if !ValidName(q.Name) {
+		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Invalid, Leader: s.rep.Leader()})
+		return
+	}
+	ref := s.clients[q.Client]
+	if ref == nil {
+		ref = &clientRef{proposedAt: -1 << 62}
+		s.clients[q.Client] = ref
+	}
+	if ref.seq != q.Seq {
+		ref.proposedAt = -1 << 62
+	}
+	ref.addr, ref.seq, ref.seenAt = from, q.Seq, s.now
+	if res, ok := s.sm.Lookup(q.Client, q.Seq); ok {
+		s.replyResult(q.Client, q.Seq, res)
+		if res.Status != Queued {
+			return
+		}
+	}
+	if s.now-ref.proposedAt < s.cfg.ReproposeTicks {
+		return
+	}
+	cmd := Command{Client: q.Client, Seq: q.Seq, Op: q.Op, Name: q.Name}
+	if err := s.rep.Propose(cmd.Encode(nil)); err != nil {
+		s.counters.Rejected++
+		if errors.Is(err, paxos.ErrNoLeader) || errors.Is(err, paxos.ErrBusy) {
+			s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Redirect, Leader: s.rep.Leader()})
+		}
+		return
+	}
+	ref.proposedAt = s.now
+}
+
+// apply runs one chosen slot through the state machine and answers the
+// clients this replica heard from.
+func (s *Server) apply(e paxos.Entry) {
+	for _, raw := range e.Cmds {
+		c, err := DecodeCommand(raw)
+		if err != nil {
+			s.counters.BadCommand++ // every replica skips it alike
+			continue
+		}
+		res, grants := s.sm.Apply(e.Slot, c)
+		if s.OnApply != nil {
+			s.OnApply(e.Slot, c, res, grants)
+		}
+		s.replyResult(c.Client, c.Seq, res)
+		for _, g := range grants {
+			s.replyResult(g.Client, g.Seq, Result{Status: Granted, Token: g.Token})
+		}
+	}
+}
+
+// replyResult answers (client, seq) if this replica knows where the client
+// is and the client still waits for that request.
+func (s *Server) replyResult(c ClientID, seq uint64, res Result) {
+	ref := s.clients[c]
+	if ref == nil || ref.seq != seq {
+		return
+	}
+	s.reply(ref.addr, &Reply{Client: c, Seq: seq, Status: res.Status, Token: res.Token,
+		Holder: res.Holder, Leader: s.rep.Leader()})
+}
+
+func (s *Server) reply(to Addr, p *Reply) {
+	s.replies = append(s.replies, Packet{To: to, Data: AppendReply(nil, p)})
+}
+
+// restore resets the state machine to a snapshot handed out by the replica.
+func (s *Server) restore(snap *paxos.Snapshot) error {
+	if len(snap.Data) == 0 {
+		s.sm = NewStateMachine(s.cfg.SM)
+		return nil
+	}
+	sm, err := RestoreStateMachine(s.cfg.SM, snap.Data)
+	if err != nil {
+		return fmt.Errorf("lockmgr: restore snapshot at slot %d: %w", snap.Slot, err)
+	}
+	s.sm = sm
+	return nil
+}
+
+// tick advances time by one tick and forgets long-silent clients' return
+// addresses. Deleting while ranging over the map is order-independent.
+func (s *Server) tick() {
+	s.now++
+	s.rep.Tick()
+	if s.now%1024 == 0 {
+		for id, ref := range s.clients {
+			if s.now-ref.seenAt > s.cfg.ClientTTLTicks {
+				delete(s.clients, id)
+			}
+		}
+	}
+}

@@ -1,0 +1,222 @@
+package lockmgr
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"paxlock/paxos"
+)
+
+// The client protocol: a Request from a client to any replica, a Reply
+// back. Both travel in the same checksummed frame as replica traffic (the
+// paxos package's envelope), under application kinds.
+const (
+	KindRequest byte = paxos.KindAppMin     // client -> replica
+	KindReply   byte = paxos.KindAppMin + 1 // replica -> client
+)
+
+// OpStatus asks a replica for its lock table; it is answered locally and
+// never enters the log.
+const OpStatus Op = 4
+
+// Wire-only statuses, never produced by the state machine.
+const (
+	// Redirect: this replica could not take the request (it knows no
+	// leader, or its queue is full); Reply.Leader is its best guess.
+	Redirect Status = 32
+	// Report: the answer to OpStatus; Reply.Locks holds the table.
+	Report Status = 33
+)
+
+// Request is one client request as sent on the wire.
+type Request struct {
+	Client ClientID
+	Seq    uint64
+	Op     Op
+	Name   string
+}
+
+// Reply answers a Request. Locks is set for Report only, and may be cut
+// short to fit a packet (Truncated says how many locks were left out).
+type Reply struct {
+	Client    ClientID
+	Seq       uint64
+	Status    Status
+	Token     uint64
+	Holder    ClientID
+	Leader    paxos.ID
+	Locks     []LockStatus
+	Truncated uint64
+	Counters  []uint64 // Report only: the replica's drop counters (see Server)
+}
+
+// ErrBadPacket wraps every client-protocol decoding failure.
+var ErrBadPacket = errors.New("lockmgr: bad packet")
+
+// AppendRequest appends a framed request to dst.
+func AppendRequest(dst []byte, q *Request) []byte {
+	dst, start := paxos.BeginFrame(dst, KindRequest)
+	dst = binary.AppendUvarint(dst, uint64(q.Client))
+	dst = binary.AppendUvarint(dst, q.Seq)
+	dst = append(dst, byte(q.Op))
+	dst = binary.AppendUvarint(dst, uint64(len(q.Name)))
+	dst = append(dst, q.Name...)
+	return paxos.FinishFrame(dst, start)
+}
+
+// DecodeRequest parses the body of a KindRequest frame.
+func DecodeRequest(body []byte) (Request, error) {
+	d := decoder{b: body}
+	q := Request{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Op: Op(d.byte1())}
+	q.Name = d.str(NameBytesMax)
+	if err := d.finish(); err != nil {
+		return Request{}, err
+	}
+	if !q.Op.valid() && q.Op != OpStatus {
+		return Request{}, fmt.Errorf("%w: unknown op %d", ErrBadPacket, q.Op)
+	}
+	return q, nil
+}
+
+// replyBytesMax leaves room for the frame around a reply.
+const replyBytesMax = paxos.MaxPacketBytes - paxos.FrameOverheadBytes - 64
+
+// AppendReply appends a framed reply to dst, leaving out locks that would
+// not fit (counted in Truncated).
+func AppendReply(dst []byte, p *Reply) []byte {
+	dst, start := paxos.BeginFrame(dst, KindReply)
+	dst = binary.AppendUvarint(dst, uint64(p.Client))
+	dst = binary.AppendUvarint(dst, p.Seq)
+	dst = append(dst, byte(p.Status))
+	dst = binary.AppendUvarint(dst, p.Token)
+	dst = binary.AppendUvarint(dst, uint64(p.Holder))
+	dst = binary.AppendUvarint(dst, uint64(p.Leader))
+	dst = binary.AppendUvarint(dst, uint64(len(p.Counters)))
+	for _, c := range p.Counters {
+		dst = binary.AppendUvarint(dst, c)
+	}
+	fit := len(p.Locks)
+	size := len(dst) - start
+	for i, l := range p.Locks {
+		size += len(l.Name) + 24 + 10*len(l.Waiters)
+		if size > replyBytesMax {
+			fit = i
+			break
+		}
+	}
+	dst = binary.AppendUvarint(dst, p.Truncated+uint64(len(p.Locks)-fit))
+	dst = binary.AppendUvarint(dst, uint64(fit))
+	for _, l := range p.Locks[:fit] {
+		dst = binary.AppendUvarint(dst, uint64(len(l.Name)))
+		dst = append(dst, l.Name...)
+		dst = binary.AppendUvarint(dst, uint64(l.Holder))
+		dst = binary.AppendUvarint(dst, l.Token)
+		dst = binary.AppendUvarint(dst, uint64(len(l.Waiters)))
+		for _, w := range l.Waiters {
+			dst = binary.AppendUvarint(dst, uint64(w))
+		}
+	}
+	return paxos.FinishFrame(dst, start)
+}
+
+// DecodeReply parses the body of a KindReply frame.
+func DecodeReply(body []byte) (Reply, error) {
+	d := decoder{b: body}
+	p := Reply{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Status: Status(d.byte1()),
+		Token: d.uvarint(), Holder: ClientID(d.uvarint())}
+	leader := d.uvarint()
+	if leader > 1<<32-1 {
+		d.fail("leader id")
+	}
+	p.Leader = paxos.ID(leader)
+	if n := d.count(1); n > 0 {
+		p.Counters = make([]uint64, n)
+		for i := range p.Counters {
+			p.Counters[i] = d.uvarint()
+		}
+	}
+	p.Truncated = d.uvarint()
+	if n := d.count(3); n > 0 {
+		p.Locks = make([]LockStatus, n)
+		for i := range p.Locks {
+			l := &p.Locks[i]
+			l.Name = d.str(NameBytesMax)
+			l.Holder, l.Token = ClientID(d.uvarint()), d.uvarint()
+			if w := d.count(1); w > 0 {
+				l.Waiters = make([]ClientID, w)
+				for j := range l.Waiters {
+					l.Waiters[j] = ClientID(d.uvarint())
+				}
+			}
+		}
+	}
+	if err := d.finish(); err != nil {
+		return Reply{}, err
+	}
+	return p, nil
+}
+
+// decoder reads fields from a body; the first failure sticks and every
+// later read returns zero, so callers check once at the end.
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrBadPacket, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) byte1() byte {
+	if len(d.b) < 1 {
+		d.fail("short")
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+// count reads a list length, refusing one the remaining bytes cannot hold
+// (each item needs at least itemMin bytes), so a hostile length cannot
+// force a large allocation.
+func (d *decoder) count(itemMin int) int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)/itemMin) {
+		d.fail("count beyond packet")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) str(maxLen int) string {
+	n := d.uvarint()
+	if n > uint64(maxLen) || n > uint64(len(d.b)) {
+		d.fail("string length")
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *decoder) finish() error {
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	return d.err
+}

@@ -1,0 +1,155 @@
+package scenarios
+
+import (
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+
+	"paxlock/lockmgr"
+	"paxlock/paxos"
+)
+
+// history records client operations in virtual time, for porcupine.
+type history struct {
+	ops []porcupine.Operation
+}
+
+// call records the start of an operation and returns its index.
+func (h *history) call(client int, nowNs int64, op OpSpec) int {
+	h.ops = append(h.ops, porcupine.Operation{
+		ClientId: client,
+		Input:    lockmgr.ModelInput{Client: lockmgr.ClientID(client + 1), Op: op.Op, Name: op.Name},
+		Call:     nowNs,
+		Return:   -1,
+	})
+	return len(h.ops) - 1
+}
+
+// ret records an operation's answer. Stale means the group cannot say what
+// happened to it: its outcome is unknown.
+func (h *history) ret(i int, nowNs int64, r lockmgr.Result) {
+	out := lockmgr.ModelOutput{Status: r.Status, Token: r.Token, Holder: r.Holder}
+	if r.Status == lockmgr.Stale {
+		out = lockmgr.ModelOutput{Unknown: true}
+	}
+	h.ops[i].Output = out
+	h.ops[i].Return = nowNs
+}
+
+// completed counts operations with an answer.
+func (h *history) completed() int {
+	n := 0
+	for _, op := range h.ops {
+		if op.Return >= 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// forCheck closes the history: an operation still waiting has an unknown
+// outcome, and returns after everything else.
+func (h *history) forCheck(endNs int64) []porcupine.Operation {
+	ops := slices.Clone(h.ops)
+	for i := range ops {
+		if ops[i].Return < 0 {
+			ops[i].Output = lockmgr.ModelOutput{Unknown: true}
+			ops[i].Return = endNs + 1
+		}
+	}
+	return ops
+}
+
+// checkLinearizable runs porcupine over the history. An inconclusive check
+// (timeout) is reported as a failure of its own kind, never as a pass.
+func checkLinearizable(ops []porcupine.Operation, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo) {
+	return porcupine.CheckOperationsVerbose(lockmgr.Model(), ops, timeout)
+}
+
+// agreement checks, after every event, that no slot is ever chosen with two
+// different values anywhere: it follows each replica's chosen prefix and
+// compares every newly chosen slot with the first value seen for it.
+type agreement struct {
+	chosen  map[uint64]uint64 // slot -> hash of the chosen value
+	checked []uint64          // per replica: slots below this were compared
+}
+
+func newAgreement(replicas int) *agreement {
+	return &agreement{chosen: map[uint64]uint64{}, checked: make([]uint64, replicas)}
+}
+
+func (a *agreement) check(i int, rep *paxos.Replica) error {
+	from := max(a.checked[i], rep.FirstSlot())
+	for n := from; n < rep.Commit(); n++ {
+		st, e := rep.Slot(n)
+		if st != paxos.SlotChosen {
+			continue
+		}
+		h := valueHash(e.Cmds)
+		if prev, ok := a.chosen[n]; !ok {
+			a.chosen[n] = h
+		} else if prev != h {
+			return fmt.Errorf("slot %d chosen with two values: replica %d has %s (hash %x), earlier %x",
+				n, rep.ID(), paxos.DescribeEntry(e), h, prev)
+		}
+	}
+	a.checked[i] = max(a.checked[i], rep.Commit())
+	return nil
+}
+
+// restarted forgets how far replica i was checked: it relearns from its disk.
+func (a *agreement) restarted(i int) { a.checked[i] = 0 }
+
+func valueHash(cmds [][]byte) uint64 {
+	h := fnv.New64a()
+	var n [1]byte
+	for _, c := range cmds {
+		n[0] = byte(len(c))
+		h.Write(n[:])
+		h.Write(c)
+	}
+	return h.Sum64()
+}
+
+// fencing checks, on every replica as it applies, that each lock's tokens
+// strictly increase: a new grant's token is above every earlier one, and a
+// re-entrant grant repeats the holder's token.
+type fencing struct {
+	last map[paxos.ID]map[string]uint64
+	err  error
+}
+
+func newFencing() *fencing { return &fencing{last: map[paxos.ID]map[string]uint64{}} }
+
+func (f *fencing) observer(id paxos.ID) func(uint64, lockmgr.Command, lockmgr.Result, []lockmgr.Grant) {
+	if f.last[id] == nil {
+		f.last[id] = map[string]uint64{}
+	}
+	last := f.last[id]
+	return func(slot uint64, c lockmgr.Command, r lockmgr.Result, grants []lockmgr.Grant) {
+		if r.Status == lockmgr.Granted {
+			f.saw(id, last, slot, c.Name, r.Token, true)
+		}
+		for _, g := range grants {
+			f.saw(id, last, slot, g.Name, g.Token, false)
+		}
+	}
+}
+
+func (f *fencing) saw(id paxos.ID, last map[string]uint64, slot uint64, name string, tok uint64, mayRepeat bool) {
+	prev := last[name]
+	if tok > prev || (mayRepeat && tok == prev) {
+		last[name] = tok
+		return
+	}
+	if f.err == nil {
+		f.err = fmt.Errorf("replica %d slot %d: lock %q granted token %d after token %d", id, slot, name, tok, prev)
+	}
+}
+
+// restarted: a replica that restarts re-applies from its snapshot, so its
+// tokens start over from there.
+func (f *fencing) restarted(id paxos.ID) { clear(f.last[id]) }

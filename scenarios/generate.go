@@ -1,0 +1,234 @@
+package scenarios
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"paxlock/lockmgr"
+	"paxlock/sim"
+)
+
+// Ranges bound what Generate draws. Every knob of a generated scenario is
+// drawn from the seed within these ranges (swarm testing: each seed gets
+// its own mix of faults, so rare combinations come up without anyone
+// having to think of them). Narrow them to focus a sweep.
+type Ranges struct {
+	Replicas               []int // cluster sizes to draw from
+	ClientsMin, ClientsMax int
+	OpsMin, OpsMax         int // operations over all clients
+	LocksMin, LocksMax     int // distinct lock names: fewer means more contention
+	DropMax                float64
+	DupMax                 float64
+	CorruptMax             float64
+	LatencyMaxNs           int64   // upper bound of the latency body
+	FaultsPerSecMax        float64 // fault timeline density
+	DriftMax               float64
+	SafetyNs               int64
+	LivenessNs             int64
+}
+
+// DefaultRanges is what `go test` and paxsim sweep by default.
+func DefaultRanges() Ranges {
+	return Ranges{
+		Replicas:   []int{1, 3, 3, 5, 5, 5, 7},
+		ClientsMin: 1, ClientsMax: 8,
+		OpsMin: 50, OpsMax: 300,
+		LocksMin: 1, LocksMax: 6,
+		DropMax: 0.15, DupMax: 0.05, CorruptMax: 0.02,
+		LatencyMaxNs:    5_000_000,
+		FaultsPerSecMax: 12,
+		DriftMax:        0.1,
+		SafetyNs:        3_000_000_000,
+		LivenessNs:      60_000_000_000,
+	}
+}
+
+// Validate reports an impossible range, naming the field.
+func (r Ranges) Validate() error {
+	prob := func(name string, p float64) error {
+		if !(p >= 0 && p <= 1) {
+			return fmt.Errorf("ranges: %s = %v: want a probability in [0,1]", name, p)
+		}
+		return nil
+	}
+	for _, err := range []error{prob("DropMax", r.DropMax), prob("DupMax", r.DupMax), prob("CorruptMax", r.CorruptMax)} {
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case len(r.Replicas) == 0:
+		return fmt.Errorf("ranges: Replicas is empty")
+	case r.ClientsMin < 1 || r.ClientsMax < r.ClientsMin:
+		return fmt.Errorf("ranges: Clients %d..%d: want 1 <= min <= max", r.ClientsMin, r.ClientsMax)
+	case r.OpsMin < 1 || r.OpsMax < r.OpsMin:
+		return fmt.Errorf("ranges: Ops %d..%d: want 1 <= min <= max", r.OpsMin, r.OpsMax)
+	case r.LocksMin < 1 || r.LocksMax < r.LocksMin:
+		return fmt.Errorf("ranges: Locks %d..%d: want 1 <= min <= max", r.LocksMin, r.LocksMax)
+	case r.LatencyMaxNs < 0:
+		return fmt.Errorf("ranges: LatencyMaxNs = %d: want >= 0", r.LatencyMaxNs)
+	case r.FaultsPerSecMax < 0:
+		return fmt.Errorf("ranges: FaultsPerSecMax = %v: want >= 0", r.FaultsPerSecMax)
+	case !(r.DriftMax >= 0 && r.DriftMax < 0.5):
+		return fmt.Errorf("ranges: DriftMax = %v: want [0, 0.5)", r.DriftMax)
+	case r.SafetyNs < 0 || r.LivenessNs <= 0:
+		return fmt.Errorf("ranges: SafetyNs, LivenessNs = %d, %d: want >= 0 and > 0", r.SafetyNs, r.LivenessNs)
+	}
+	for _, n := range r.Replicas {
+		if n < 1 || n > 9 {
+			return fmt.Errorf("ranges: Replicas holds %d: want 1..9", n)
+		}
+	}
+	return nil
+}
+
+// Generate draws a whole scenario from seed within r.
+func Generate(seed uint64, r Ranges) Scenario {
+	rng := rand.New(rand.NewPCG(seed, 0x5ce7a210))
+	s := Scenario{
+		Seed:       seed,
+		Replicas:   r.Replicas[rng.IntN(len(r.Replicas))],
+		TickNs:     1_000_000,
+		SafetyNs:   r.SafetyNs,
+		LivenessNs: r.LivenessNs,
+		ThinkNs:    int64(rng.IntN(5)) * 1_000_000,
+	}
+	s.Sim = drawSim(rng, r)
+	if r.DriftMax > 0 {
+		s.Drift = make([]float64, s.Replicas)
+		for i := range s.Drift {
+			s.Drift[i] = 1 - r.DriftMax + 2*r.DriftMax*rng.Float64()
+		}
+	}
+	clients := between(rng, r.ClientsMin, r.ClientsMax)
+	ops := between(rng, r.OpsMin, r.OpsMax)
+	locks := between(rng, r.LocksMin, r.LocksMax)
+	s.Clients = drawScripts(rng, clients, ops, locks)
+	rate := r.FaultsPerSecMax * rng.Float64()
+	s.Faults = drawFaults(rng, s.Replicas, rate, r.SafetyNs)
+	return s
+}
+
+// Standard is the benchmark's standard seed shape: 5 replicas, 5 clients,
+// 200 operations, the default faults.
+func Standard(seed uint64) Scenario {
+	r := DefaultRanges()
+	r.Replicas = []int{5}
+	r.ClientsMin, r.ClientsMax = 5, 5
+	r.OpsMin, r.OpsMax = 200, 200
+	return Generate(seed, r)
+}
+
+func between(rng *rand.Rand, lo, hi int) int { return lo + rng.IntN(hi-lo+1) }
+
+func drawSim(rng *rand.Rand, r Ranges) sim.Config {
+	c := sim.DefaultConfig()
+	n := &c.Net
+	// Each knob is off for some seeds, so clean runs are covered too.
+	maybe := func(max float64) float64 {
+		if rng.IntN(4) == 0 {
+			return 0
+		}
+		return max * rng.Float64()
+	}
+	n.DropProb = maybe(r.DropMax)
+	n.DupProb = maybe(r.DupMax)
+	n.CorruptProb = maybe(r.CorruptMax)
+	n.LatencyMinNs = int64(rng.IntN(200_000))
+	n.LatencyMaxNs = n.LatencyMinNs + int64(rng.Float64()*float64(r.LatencyMaxNs))
+	n.TailProb = maybe(0.05)
+	n.TailMaxNs = n.LatencyMaxNs + int64(rng.IntN(50_000_000))
+	n.ReorderProb = maybe(0.1)
+	c.DiskTornProb = rng.Float64()
+	c.DriftMax = 0 // drift comes from Scenario.Drift, drawn here
+	return c
+}
+
+// drawScripts builds each client's operations out of episodes that never
+// hold two locks at once, so clients cannot deadlock each other: every wait
+// is behind a holder whose next operation is its unlock.
+func drawScripts(rng *rand.Rand, clients, ops, locks int) []ClientScript {
+	scripts := make([]ClientScript, clients)
+	name := func() string { return fmt.Sprint(1 + rng.IntN(locks)) }
+	for total := 0; total < ops; {
+		c := &scripts[rng.IntN(clients)]
+		k := name()
+		var ep []OpSpec
+		switch x := rng.IntN(10); {
+		case x < 5:
+			ep = []OpSpec{{lockmgr.OpLock, k}, {lockmgr.OpUnlock, k}}
+		case x < 7:
+			ep = []OpSpec{{lockmgr.OpTryLock, k}, {lockmgr.OpUnlock, k}}
+		case x < 8:
+			ep = []OpSpec{{lockmgr.OpLock, k}, {lockmgr.OpLock, k}, {lockmgr.OpUnlock, k}}
+		case x < 9:
+			ep = []OpSpec{{lockmgr.OpUnlock, k}}
+		default:
+			ep = []OpSpec{{lockmgr.OpLock, k}, {lockmgr.OpTryLock, k}, {lockmgr.OpUnlock, k}}
+		}
+		c.Ops = append(c.Ops, ep...)
+		total += len(ep)
+	}
+	return scripts
+}
+
+// drawFaults lays out a fault timeline over [0, safetyNs): crashes and
+// pauses that end after a while, partitions of every shape that heal, clogs
+// and one-way cuts.
+func drawFaults(rng *rand.Rand, replicas int, perSec float64, safetyNs int64) []Fault {
+	var fs []Fault
+	if perSec <= 0 || safetyNs <= 0 {
+		return nil
+	}
+	nodes := make([]sim.Addr, replicas)
+	for i := range nodes {
+		nodes[i] = sim.Addr(i + 1)
+	}
+	node := func() sim.Addr { return nodes[rng.IntN(replicas)] }
+	gap := int64(1e9 / perSec)
+	for t := int64(rng.Float64() * float64(gap)); t < safetyNs; t += 1 + int64(rng.ExpFloat64()*float64(gap)) {
+		dur := int64(10_000_000 + rng.IntN(800_000_000))
+		end := min(t+dur, safetyNs)
+		switch x := rng.IntN(12); {
+		case x < 3 && replicas > 1:
+			n := node()
+			fs = append(fs, Fault{AtNs: t, Kind: FaultCrash, Node: n}, Fault{AtNs: end, Kind: FaultRestart, Node: n})
+		case x < 4:
+			n := node()
+			fs = append(fs, Fault{AtNs: t, Kind: FaultPause, Node: n}, Fault{AtNs: end, Kind: FaultResume, Node: n})
+		case x < 7 && replicas > 1:
+			perm := slices.Clone(nodes)
+			rng.Shuffle(len(perm), func(i, j int) { perm[i], perm[j] = perm[j], perm[i] })
+			k := 1 + rng.IntN(replicas-1)
+			a, b := slices.Clone(perm[:k]), slices.Clone(perm[k:])
+			slices.Sort(a)
+			slices.Sort(b)
+			fs = append(fs, Fault{AtNs: t, Kind: FaultPartition, Groups: [][]sim.Addr{a, b}}, Fault{AtNs: end, Kind: FaultHeal})
+		case x < 8 && replicas > 1:
+			fs = append(fs, Fault{AtNs: t, Kind: FaultIsolate, Node: node()}, Fault{AtNs: end, Kind: FaultHeal})
+		case x < 10 && replicas > 1:
+			a, b := node(), node()
+			if a != b {
+				fs = append(fs, Fault{AtNs: t, Kind: FaultCut, Node: a, To: b}, Fault{AtNs: end, Kind: FaultHeal})
+			}
+		case x < 11 && replicas > 1:
+			a, b := node(), node()
+			if a != b {
+				fs = append(fs, Fault{AtNs: t, Kind: FaultClog, Node: a, To: b, UntilNs: end})
+			}
+		default:
+			fs = append(fs, Fault{AtNs: t, Kind: FaultDrift, Node: node(), Factor: 0.5 + rng.Float64()})
+		}
+	}
+	slices.SortStableFunc(fs, func(a, b Fault) int {
+		switch {
+		case a.AtNs < b.AtNs:
+			return -1
+		case a.AtNs > b.AtNs:
+			return 1
+		}
+		return 0
+	})
+	return fs
+}

@@ -1,0 +1,171 @@
+// Package scenarios runs the real lock service in the simulator and checks
+// what happened.
+//
+// A Scenario is data: the cluster's shape, the network and fault knobs, a
+// timeline of faults, and each client's script of lock operations. It comes
+// from a seed (Generate), from a scenario file, or from a property-test
+// generator; one runner (Run) executes any of them in package sim with real
+// lockmgr servers and clients and checks the result: linearizability of the
+// client history (porcupine), agreement after every event, equal state
+// hashes for equal applied prefixes, strictly increasing fencing tokens,
+// and liveness once the faults heal.
+//
+// It is not a test framework of its own: go test and cmd/paxsim drive it.
+// Like sim, it is deterministic: one goroutine per run, no wall clock in
+// anything that reaches a result.
+package scenarios
+
+import (
+	"fmt"
+
+	"paxlock/lockmgr"
+	"paxlock/sim"
+)
+
+// ClientAddrBase is the first client's simulator address; replicas are 1..N.
+const ClientAddrBase sim.Addr = 1000
+
+// Scenario is everything one run needs; with the same Scenario, a run is
+// exactly the same.
+type Scenario struct {
+	Seed     uint64
+	Replicas int
+	Sim      sim.Config
+	Drift    []float64 // per replica tick-rate factor; nil: none
+	TickNs   int64     // replica and client tick period
+	Clients  []ClientScript
+	ThinkNs  int64 // a client waits up to this long between operations
+	Faults   []Fault
+	SafetyNs int64 // faults happen in [0, SafetyNs)
+	// LivenessNs bounds the liveness phase: after SafetyNs every fault is
+	// healed and every client must finish its script within this time.
+	LivenessNs int64
+}
+
+// ClientScript is one client's operations, issued one after another.
+type ClientScript struct {
+	Ops []OpSpec
+}
+
+// OpSpec is one operation of a script.
+type OpSpec struct {
+	Op   lockmgr.Op
+	Name string
+}
+
+// FaultKind names a timeline entry.
+type FaultKind uint8
+
+const (
+	FaultCrash     FaultKind = iota + 1 // Node crashes
+	FaultRestart                        // Node restarts from its disk
+	FaultPause                          // Node stops running
+	FaultResume                         // Node runs again
+	FaultPartition                      // Groups cannot talk to each other
+	FaultCut                            // packets Node -> To are lost (one way)
+	FaultIsolate                        // Node cannot talk to anyone
+	FaultHeal                           // every cut removed
+	FaultClog                           // packets Node -> To wait until UntilNs
+	FaultDrift                          // Node's tick rate becomes Factor
+)
+
+var faultNames = [...]string{
+	FaultCrash: "crash", FaultRestart: "restart", FaultPause: "pause", FaultResume: "resume",
+	FaultPartition: "partition", FaultCut: "cut", FaultIsolate: "isolate", FaultHeal: "heal",
+	FaultClog: "clog", FaultDrift: "drift",
+}
+
+func (k FaultKind) String() string {
+	if int(k) < len(faultNames) && faultNames[k] != "" {
+		return faultNames[k]
+	}
+	return fmt.Sprintf("FaultKind(%d)", uint8(k))
+}
+
+// Fault is one timeline entry.
+type Fault struct {
+	AtNs    int64
+	Kind    FaultKind
+	Node    sim.Addr
+	To      sim.Addr
+	Groups  [][]sim.Addr
+	UntilNs int64
+	Factor  float64
+}
+
+func (f Fault) String() string {
+	s := fmt.Sprintf("t=%s %s", fmtMs(f.AtNs), f.Kind)
+	switch f.Kind {
+	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate:
+		s += fmt.Sprintf(" %d", f.Node)
+	case FaultCut:
+		s += fmt.Sprintf(" %d->%d", f.Node, f.To)
+	case FaultClog:
+		s += fmt.Sprintf(" %d->%d until=%s", f.Node, f.To, fmtMs(f.UntilNs))
+	case FaultDrift:
+		s += fmt.Sprintf(" %d factor=%.3f", f.Node, f.Factor)
+	case FaultPartition:
+		s += " " + fmtGroups(f.Groups)
+	}
+	return s
+}
+
+func fmtGroups(gs [][]sim.Addr) string {
+	s := ""
+	for i, g := range gs {
+		if i > 0 {
+			s += "|"
+		}
+		s += "{"
+		for j, a := range g {
+			if j > 0 {
+				s += ","
+			}
+			s += fmt.Sprint(a)
+		}
+		s += "}"
+	}
+	return s
+}
+
+func fmtMs(ns int64) string { return fmt.Sprintf("%.3fms", float64(ns)/1e6) }
+
+// Ops is the number of operations in every script together.
+func (s *Scenario) Ops() int {
+	n := 0
+	for _, c := range s.Clients {
+		n += len(c.Ops)
+	}
+	return n
+}
+
+// Validate reports the first impossible value, naming the field.
+func (s *Scenario) Validate() error {
+	switch {
+	case s.Replicas < 1 || s.Replicas > 9:
+		return fmt.Errorf("scenario: Replicas = %d: want 1..9", s.Replicas)
+	case s.TickNs <= 0:
+		return fmt.Errorf("scenario: TickNs = %d: want > 0", s.TickNs)
+	case len(s.Clients) > 500:
+		return fmt.Errorf("scenario: %d clients: want at most 500", len(s.Clients))
+	case s.ThinkNs < 0:
+		return fmt.Errorf("scenario: ThinkNs = %d: want >= 0", s.ThinkNs)
+	case s.SafetyNs < 0 || s.LivenessNs <= 0:
+		return fmt.Errorf("scenario: SafetyNs = %d, LivenessNs = %d: want >= 0 and > 0", s.SafetyNs, s.LivenessNs)
+	case s.Drift != nil && len(s.Drift) != s.Replicas:
+		return fmt.Errorf("scenario: Drift has %d factors for %d replicas", len(s.Drift), s.Replicas)
+	}
+	for i, c := range s.Clients {
+		for j, op := range c.Ops {
+			if op.Op < lockmgr.OpLock || op.Op > lockmgr.OpUnlock || !lockmgr.ValidName(op.Name) {
+				return fmt.Errorf("scenario: client %d op %d: bad operation %v %q", i+1, j+1, op.Op, op.Name)
+			}
+		}
+	}
+	for i, f := range s.Faults {
+		if f.Kind < FaultCrash || f.Kind > FaultDrift || f.AtNs < 0 {
+			return fmt.Errorf("scenario: fault %d: bad kind %d or time %d", i, f.Kind, f.AtNs)
+		}
+	}
+	return nil
+}
