@@ -1,0 +1,189 @@
+package lockmgr
+
+import (
+	"fmt"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// ModelInput is one client operation as the checker sees it.
+type ModelInput struct {
+	Client ClientID
+	Op     Op
+	Name   string
+}
+
+// ModelOutput is the answer the client got. Unknown means the client stopped
+// waiting and the operation may or may not have taken effect; a Stale answer
+// is treated the same way, since an earlier copy of the request may have been
+// applied. Invalid imposes no constraint and changes nothing.
+type ModelOutput struct {
+	Status  Status
+	Token   uint64
+	Holder  ClientID
+	Unknown bool
+}
+
+// modelState is one lock's state. When Exact is false the holder's token is
+// unknown (it was granted by an operation whose outcome is unknown) and Last
+// is a lower bound on it; otherwise Last is the last token granted. A fresh
+// grant needs a token above the real last one, and since that can be as low
+// as Last, "Token > Last" is the right test in both cases. A free lock always
+// has Exact false, so that equal states compare equal.
+type modelState struct {
+	Held   bool
+	Holder ClientID
+	Last   uint64
+	Exact  bool
+}
+
+// lockModel is the sequential specification of one lock (the history is
+// partitioned by name). It is nondeterministic because an operation with an
+// unknown outcome may or may not have taken effect, and porcupine's plain
+// "returns at infinity" treatment would force a blocked Lock to take effect.
+var lockModel = porcupine.NondeterministicModel{
+	Partition:      partitionByName,
+	PartitionEvent: partitionEventsByName,
+	Init:           func() []any { return []any{modelState{}} },
+	Step: func(state, input, output any) []any {
+		return modelStep(state.(modelState), input.(ModelInput), output.(ModelOutput))
+	},
+	Hash: func(state any) uint64 {
+		st := state.(modelState)
+		h := st.Last*0x9e3779b97f4a7c15 ^ uint64(st.Holder)
+		if st.Held {
+			h ^= 1 << 63
+		}
+		if st.Exact {
+			h ^= 1 << 62
+		}
+		return h
+	},
+	DescribeOperation: func(input, output any) string {
+		return describeOperation(input.(ModelInput), output.(ModelOutput))
+	},
+	DescribeState: func(state any) string { return state.(modelState).String() },
+}
+
+// Model returns the porcupine model of the lock service, partitioned by lock
+// name. Operations carry ModelInput and ModelOutput. A blocked Lock is one
+// operation from its call to its grant. One whose client stopped waiting has
+// ModelOutput.Unknown set and must not return when the client gave up: it
+// can still be granted until the client's next request is applied (which
+// cancels the wait), so it returns when that request returned, or at the end
+// of the history.
+func Model() porcupine.Model { return lockModel.ToModel() }
+
+func modelStep(st modelState, in ModelInput, out ModelOutput) []any {
+	if out.Unknown || out.Status == Stale {
+		return unknownStep(st, in)
+	}
+	if out.Status == Invalid {
+		// A bad name or op changes nothing, and a bad name is its own
+		// partition, so there is nothing to check.
+		return []any{st}
+	}
+	next, ok := knownStep(st, in, out)
+	if !ok {
+		return nil
+	}
+	return []any{next}
+}
+
+// knownStep applies an operation whose answer the client received.
+func knownStep(st modelState, in ModelInput, out ModelOutput) (modelState, bool) {
+	mine := st.Held && st.Holder == in.Client
+	switch {
+	case in.Op == OpUnlock && out.Status == Released:
+		return modelState{Last: st.Last}, mine
+	case in.Op == OpUnlock && out.Status == NotHeld:
+		return st, !mine
+	case in.Op == OpTryLock && out.Status == Busy:
+		return st, st.Held && !mine && st.Holder == out.Holder
+	case (in.Op != OpLock && in.Op != OpTryLock) || out.Status != Granted:
+		// Includes Queued: a history records a blocked Lock's final grant,
+		// so a Queued answer means the harness recorded the wrong thing.
+		return st, false
+	case mine && st.Exact:
+		return st, out.Token == st.Last
+	case mine:
+		return modelState{Held: true, Holder: in.Client, Last: out.Token, Exact: true}, out.Token >= st.Last
+	}
+	return modelState{Held: true, Holder: in.Client, Last: out.Token, Exact: true}, !st.Held && out.Token > st.Last
+}
+
+// unknownStep lists the states after an operation that may or may not have
+// taken effect: always the unchanged state, plus the effect when legal.
+func unknownStep(st modelState, in ModelInput) []any {
+	states := []any{st}
+	mine := st.Held && st.Holder == in.Client
+	switch {
+	case in.Op == OpUnlock && mine:
+		states = append(states, modelState{Last: st.Last})
+	case (in.Op == OpLock || in.Op == OpTryLock) && !st.Held:
+		// Granted with a token we never saw: it is above Last.
+		states = append(states, modelState{Held: true, Holder: in.Client, Last: st.Last + 1})
+	}
+	return states
+}
+
+func (st modelState) String() string {
+	switch {
+	case !st.Held:
+		return fmt.Sprintf("free (last #%d)", st.Last)
+	case st.Exact:
+		return fmt.Sprintf("%v #%d", st.Holder, st.Last)
+	}
+	return fmt.Sprintf("%v #>=%d", st.Holder, st.Last)
+}
+
+func describeOperation(in ModelInput, out ModelOutput) string {
+	call := fmt.Sprintf("%v %v(%q)", in.Client, in.Op, in.Name)
+	if out.Unknown {
+		return call + " -> unknown"
+	}
+	res := Result{Status: out.Status, Token: out.Token, Holder: out.Holder}
+	return call + " -> " + res.String()
+}
+
+// partitionByName splits a history into one sub-history per lock name, in
+// order of first appearance (the map only indexes; it never orders output).
+func partitionByName(history []porcupine.Operation) [][]porcupine.Operation {
+	index := make(map[string]int)
+	var parts [][]porcupine.Operation
+	for _, op := range history {
+		name := op.Input.(ModelInput).Name
+		i, ok := index[name]
+		if !ok {
+			i = len(parts)
+			index[name] = i
+			parts = append(parts, nil)
+		}
+		parts[i] = append(parts[i], op)
+	}
+	return parts
+}
+
+// partitionEventsByName is partitionByName for event histories: a return
+// event goes with its call, found by Id.
+func partitionEventsByName(history []porcupine.Event) [][]porcupine.Event {
+	index := make(map[string]int)
+	partOfID := make(map[int]int)
+	var parts [][]porcupine.Event
+	for _, ev := range history {
+		i, ok := partOfID[ev.Id]
+		if ev.Kind == porcupine.CallEvent {
+			name := ev.Value.(ModelInput).Name
+			if i, ok = index[name]; !ok {
+				i = len(parts)
+				index[name] = i
+				parts = append(parts, nil)
+			}
+			partOfID[ev.Id] = i
+		} else if !ok {
+			continue // a return without a call; porcupine rejects it anyway
+		}
+		parts[i] = append(parts[i], ev)
+	}
+	return parts
+}
