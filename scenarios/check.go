@@ -29,13 +29,13 @@ func (h *history) call(client int, nowNs int64, op OpSpec) int {
 }
 
 // ret records an operation's answer. Stale means the group cannot say what
-// happened to it: its outcome is unknown.
+// happened to it: the operation stays open, and forCheck closes it with an
+// unknown outcome at the end of the history.
 func (h *history) ret(i int, nowNs int64, r lockmgr.Result) {
-	out := lockmgr.ModelOutput{Status: r.Status, Token: r.Token, Holder: r.Holder}
 	if r.Status == lockmgr.Stale {
-		out = lockmgr.ModelOutput{Unknown: true}
+		return
 	}
-	h.ops[i].Output = out
+	h.ops[i].Output = lockmgr.ModelOutput{Status: r.Status, Token: r.Token, Holder: r.Holder}
 	h.ops[i].Return = nowNs
 }
 

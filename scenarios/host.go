@@ -76,7 +76,13 @@ func (p *replicaProc) Start(env sim.Env) {
 		p.run.fail("storage", fmt.Sprintf("replica %d restart: %v", p.id, err))
 		return
 	}
-	node.Server().OnApply = p.run.fencing.observer(p.id)
+	fence := p.run.fencing.observer(p.id)
+	node.Server().OnApply = func(slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
+		fence(slot, c, res, grants)
+		if p.run.onApply != nil {
+			p.run.onApply(p.id, slot, c, res, grants)
+		}
+	}
 	p.node = node
 	p.run.replicas[p.id-1] = p
 }
@@ -100,9 +106,9 @@ type clientProc struct {
 	run        *runner
 	idx        int
 	cl         *lockmgr.Client
-	next       int   // next op of the script
-	cur        int   // history index of the outstanding op, -1 if none
-	thinkUntil int64 // do not start the next op before this
+	queue      []OpSpec // operations still to issue, in order
+	cur        int      // history index of the outstanding op, -1 if none
+	thinkUntil int64    // do not start the next op before this
 	rng        *rand.Rand
 }
 
@@ -123,10 +129,9 @@ func (p *clientProc) Tick(env sim.Env) {
 		return
 	}
 	p.cl.Tick()
-	script := p.run.scn.Clients[p.idx].Ops
-	if !p.cl.Busy() && p.next < len(script) && env.Now() >= p.thinkUntil {
-		op := script[p.next]
-		p.next++
+	if !p.cl.Busy() && len(p.queue) > 0 && env.Now() >= p.thinkUntil {
+		op := p.queue[0]
+		p.queue = p.queue[1:]
 		if _, err := p.cl.Start(op.Op, op.Name); err != nil {
 			p.run.fail("client", err.Error())
 			return
@@ -143,6 +148,7 @@ func (p *clientProc) Receive(env sim.Env, from sim.Addr, data []byte) {
 	c, ok := p.cl.Receive(data)
 	if ok && p.cur >= 0 {
 		p.run.hist.ret(p.cur, env.Now(), c.Result)
+		p.run.completed(p.idx, p.cur)
 		p.cur = -1
 		if p.run.scn.ThinkNs > 0 {
 			p.thinkUntil = env.Now() + p.rng.Int64N(p.run.scn.ThinkNs)
@@ -157,7 +163,7 @@ func (p *clientProc) flush(env sim.Env) {
 	}
 }
 
-// done reports whether the client finished its script.
+// done reports whether the client has nothing left to do.
 func (p *clientProc) done() bool {
-	return p.cl != nil && p.next == len(p.run.scn.Clients[p.idx].Ops) && !p.cl.Busy()
+	return p.cl != nil && len(p.queue) == 0 && !p.cl.Busy()
 }

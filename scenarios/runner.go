@@ -75,7 +75,12 @@ type runner struct {
 	kind     string
 	detail   string
 	notes    []porcupine.Annotation
+	onApply  func(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)
+	done     []int // history indexes completed since the last takeDone
 }
+
+// completed notes that client i's operation h finished.
+func (r *runner) completed(i, h int) { r.done = append(r.done, h) }
 
 // Run executes a scenario in the simulator and checks it.
 func Run(scn Scenario, opt Options) (res Result) {
@@ -83,9 +88,6 @@ func Run(scn Scenario, opt Options) (res Result) {
 	if err := scn.Validate(); err != nil {
 		res.Kind, res.Detail = "scenario", err.Error()
 		return res
-	}
-	if opt.CheckTimeout == 0 {
-		opt.CheckTimeout = 30 * time.Second
 	}
 	r := &runner{scn: &scn, opt: opt, agree: newAgreement(scn.Replicas), fencing: newFencing()}
 	defer func() {
@@ -103,6 +105,13 @@ func Run(scn Scenario, opt Options) (res Result) {
 	r.finish(&res)
 	r.checkHistory(&res)
 	return res
+}
+
+func (r *runner) checkTimeout() time.Duration {
+	if r.opt.CheckTimeout > 0 {
+		return r.opt.CheckTimeout
+	}
+	return 30 * time.Second
 }
 
 func (r *runner) setup() error {
@@ -130,7 +139,7 @@ func (r *runner) setup() error {
 		}
 	}
 	for i := range r.scn.Clients {
-		c := &clientProc{run: r, idx: i, cur: -1}
+		c := &clientProc{run: r, idx: i, cur: -1, queue: r.scn.Clients[i].Ops}
 		r.clients = append(r.clients, c)
 		if err := w.AddProcess(ClientAddrBase+sim.Addr(i), r.scn.TickNs, func() sim.Process { return c }); err != nil {
 			return err
@@ -299,7 +308,7 @@ func (r *runner) stuck(heal int64) string {
 		if c.done() {
 			continue
 		}
-		fmt.Fprintf(&b, " c%d(op %d/%d", c.idx+1, c.next, len(r.scn.Clients[c.idx].Ops))
+		fmt.Fprintf(&b, " c%d(%d ops left", c.idx+1, len(c.queue))
 		if c.cur >= 0 {
 			op := r.hist.ops[c.cur]
 			fmt.Fprintf(&b, " %v since %s", op.Input, fmtMs(op.Call))
@@ -353,7 +362,7 @@ func (r *runner) finish(res *Result) {
 // checkHistory runs porcupine on the whole history, failures or not, so a
 // liveness failure still reports a safety violation if there is one.
 func (r *runner) checkHistory(res *Result) {
-	verdict, info := checkLinearizable(res.History, r.opt.CheckTimeout)
+	verdict, info := checkLinearizable(res.History, r.checkTimeout())
 	res.Info = info
 	switch verdict {
 	case porcupine.Ok:

@@ -1,0 +1,373 @@
+// Command paxsim runs the lock service in the deterministic simulator: it
+// sweeps random seeds (in parallel across cores, each seed on one
+// goroutine), replays one seed exactly, or runs a scenario file, and checks
+// every history.
+//
+//	paxsim                     sweep the default number of seeds
+//	paxsim -seeds 10000 -start 1
+//	paxsim -seed 42 -v         replay one seed, with its history
+//	paxsim -seed 42 -trace     ... and every simulator event
+//	paxsim -json               one JSON object per seed
+//	paxsim -out DIR            write artifacts for every failure
+//
+// The exit code is 0 when every seed passed, 1 on any failure, 2 on bad
+// usage.
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"paxlock/scenarios"
+	"paxlock/sim"
+)
+
+type options struct {
+	seeds    int
+	start    uint64
+	seed     int64
+	verbose  bool
+	trace    bool
+	json     bool
+	out      string
+	scenario string
+	rewrite  bool
+	parallel int
+	ranges   scenarios.Ranges
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	opt, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "paxsim: %v\n", err)
+		return 2
+	}
+	switch {
+	case opt.scenario != "":
+		return runScenarioFile(opt, stdout, stderr)
+	case opt.seed >= 0:
+		return replay(opt, stdout, stderr)
+	}
+	return sweep(opt, stdout, stderr)
+}
+
+func parseFlags(args []string, stderr io.Writer) (*options, error) {
+	fs := flag.NewFlagSet("paxsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	opt := &options{ranges: scenarios.DefaultRanges()}
+	fs.IntVar(&opt.seeds, "seeds", 500, "number of seeds to sweep")
+	fs.Uint64Var(&opt.start, "start", 1, "first seed of the sweep")
+	fs.Int64Var(&opt.seed, "seed", -1, "replay this one seed")
+	fs.BoolVar(&opt.verbose, "v", false, "with -seed: print the scenario and the history")
+	fs.BoolVar(&opt.trace, "trace", false, "with -seed: print every simulator event")
+	fs.BoolVar(&opt.json, "json", false, "print one JSON object per seed")
+	fs.StringVar(&opt.out, "out", "", "directory for failure artifacts (trace, HTML history, scenario)")
+	fs.StringVar(&opt.scenario, "scenario", "", "run this scenario file and print its transcript")
+	fs.BoolVar(&opt.rewrite, "rewrite", false, "with -scenario: rewrite the file's expected output")
+	fs.IntVar(&opt.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
+	replicas := fs.String("replicas", "1,3,3,5,5,5,7", "cluster sizes to draw from (comma-separated, 1..9)")
+	r := &opt.ranges
+	fs.IntVar(&r.ClientsMin, "clients-min", r.ClientsMin, "fewest clients")
+	fs.IntVar(&r.ClientsMax, "clients-max", r.ClientsMax, "most clients")
+	fs.IntVar(&r.OpsMin, "ops-min", r.OpsMin, "fewest operations per seed")
+	fs.IntVar(&r.OpsMax, "ops-max", r.OpsMax, "most operations per seed")
+	fs.IntVar(&r.LocksMin, "locks-min", r.LocksMin, "fewest lock names (contention)")
+	fs.IntVar(&r.LocksMax, "locks-max", r.LocksMax, "most lock names")
+	fs.Float64Var(&r.DropMax, "drop-max", r.DropMax, "highest packet drop probability")
+	fs.Float64Var(&r.DupMax, "dup-max", r.DupMax, "highest duplication probability")
+	fs.Float64Var(&r.CorruptMax, "corrupt-max", r.CorruptMax, "highest corruption probability")
+	fs.Float64Var(&r.FaultsPerSecMax, "faults-max", r.FaultsPerSecMax, "highest fault rate per simulated second")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	}
+	sizes, err := parseSizes(*replicas)
+	if err != nil {
+		return nil, err
+	}
+	r.Replicas = sizes
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	if opt.seeds < 1 {
+		return nil, fmt.Errorf("-seeds %d: want at least 1", opt.seeds)
+	}
+	if opt.parallel < 1 {
+		return nil, fmt.Errorf("-parallel %d: want at least 1", opt.parallel)
+	}
+	if opt.out != "" {
+		if err := checkOutDir(opt.out); err != nil {
+			return nil, err
+		}
+	}
+	return opt, nil
+}
+
+func parseSizes(s string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(s, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 || n > 9 {
+			return nil, fmt.Errorf("-replicas %q: %q is not a cluster size in 1..9", s, f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// checkOutDir makes sure failure artifacts can be written before any seed
+// runs, so a failure found an hour in is not lost to a typo.
+func checkOutDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("-out %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".paxsim-probe-*")
+	if err != nil {
+		return fmt.Errorf("-out %s: not writable: %w", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
+// seedLine is the -json form of one seed's result.
+type seedLine struct {
+	Seed      uint64 `json:"seed"`
+	OK        bool   `json:"ok"`
+	Kind      string `json:"failure,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+	Ops       int    `json:"ops"`
+	OpsTotal  int    `json:"ops_total"`
+	Events    uint64 `json:"events"`
+	VirtualMs int64  `json:"virtual_ms"`
+	WallMs    int64  `json:"wall_ms"`
+	TraceHash string `json:"trace_hash"`
+	Replay    string `json:"replay,omitempty"`
+}
+
+func replayCmd(seed uint64) string { return fmt.Sprintf("go run ./cmd/paxsim -seed %d -v", seed) }
+
+type totals struct {
+	seeds, failures, ops int
+	events               uint64
+	virtualNs            int64
+}
+
+func sweep(opt *options, stdout, stderr io.Writer) int {
+	start := time.Now()
+	var next atomic.Uint64
+	next.Store(opt.start)
+	end := opt.start + uint64(opt.seeds)
+	var (
+		mu  sync.Mutex
+		tot totals
+		wg  sync.WaitGroup
+	)
+	progress := newProgress(stderr, opt.seeds, opt.json)
+	for w := 0; w < opt.parallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				seed := next.Add(1) - 1
+				if seed >= end {
+					return
+				}
+				t0 := time.Now()
+				res := scenarios.Run(scenarios.Generate(seed, opt.ranges), scenarios.Options{})
+				wall := time.Since(t0)
+				mu.Lock()
+				tot.seeds++
+				tot.ops += res.Ops
+				tot.events += res.Events
+				tot.virtualNs += res.VirtualNs
+				if !res.OK {
+					tot.failures++
+				}
+				report(opt, stdout, stderr, &res, wall)
+				progress.update(tot)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	progress.done()
+	wall := time.Since(start)
+	summary(stderr, opt, tot, wall)
+	if tot.failures > 0 {
+		return 1
+	}
+	return 0
+}
+
+// report prints one seed's outcome: a JSON line with -json, a failure
+// block otherwise, and writes artifacts for a failure with -out.
+func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall time.Duration) {
+	if opt.json {
+		line := seedLine{Seed: res.Seed, OK: res.OK, Kind: res.Kind, Detail: res.Detail, Ops: res.Ops,
+			OpsTotal: res.OpsTotal, Events: res.Events, VirtualMs: res.VirtualNs / 1e6,
+			WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash)}
+		if !res.OK {
+			line.Replay = replayCmd(res.Seed)
+		}
+		b, _ := json.Marshal(line)
+		fmt.Fprintln(stdout, string(b))
+	}
+	if res.OK {
+		return
+	}
+	fmt.Fprintf(stderr, "\rFAIL seed %d: %s\n    replay: %s\n", res.Seed, firstLine(res.Summary()), replayCmd(res.Seed))
+	if opt.out != "" {
+		dir, err := writeArtifacts(opt.out, opt.ranges, res.Seed)
+		if err != nil {
+			slog.Error("writing artifacts", "seed", res.Seed, "err", err)
+		} else {
+			fmt.Fprintf(stderr, "    artifacts: %s\n", dir)
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func summary(w io.Writer, opt *options, t totals, wall time.Duration) {
+	ratio := float64(t.virtualNs) / float64(wall.Nanoseconds())
+	fmt.Fprintf(w, "paxsim: %d seeds (%d..%d), %d failures\n", t.seeds, opt.start, opt.start+uint64(t.seeds)-1, t.failures)
+	fmt.Fprintf(w, "  operations  %d\n", t.ops)
+	fmt.Fprintf(w, "  events      %d\n", t.events)
+	fmt.Fprintf(w, "  simulated   %.1f s\n", float64(t.virtualNs)/1e9)
+	fmt.Fprintf(w, "  wall        %.2f s on %d workers\n", wall.Seconds(), opt.parallel)
+	fmt.Fprintf(w, "  sim/wall    %.0fx\n", ratio)
+	fmt.Fprintf(w, "  seeds/s     %.1f\n", float64(t.seeds)/wall.Seconds())
+	fmt.Fprintf(w, "  events/s    %.0f\n", float64(t.events)/wall.Seconds())
+}
+
+// progress rewrites one status line on a terminal-like stream.
+type progress struct {
+	w     io.Writer
+	total int
+	last  time.Time
+	quiet bool
+}
+
+func newProgress(w io.Writer, total int, quiet bool) *progress {
+	return &progress{w: w, total: total, quiet: quiet}
+}
+
+func (p *progress) update(t totals) {
+	if p.quiet || time.Since(p.last) < 200*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	fmt.Fprintf(p.w, "\r%d/%d seeds, %d failures, %d ops, %.1f s simulated ", t.seeds, p.total, t.failures, t.ops, float64(t.virtualNs)/1e9)
+}
+
+func (p *progress) done() {
+	if !p.quiet && !p.last.IsZero() {
+		fmt.Fprint(p.w, "\r\033[K")
+	}
+}
+
+// replay runs one seed, optionally printing its scenario, history and
+// every event, and writes artifacts with -out.
+func replay(opt *options, stdout, stderr io.Writer) int {
+	seed := uint64(opt.seed)
+	scn := scenarios.Generate(seed, opt.ranges)
+	o := scenarios.Options{KeepTrace: opt.trace}
+	if opt.verbose {
+		fmt.Fprint(stdout, describeScenario(&scn))
+	}
+	if opt.trace {
+		o.OnEvent = func(ev *sim.Event) { fmt.Fprintln(stdout, ev.String()) }
+	}
+	t0 := time.Now()
+	res := scenarios.Run(scn, o)
+	wall := time.Since(t0)
+	if opt.verbose {
+		fmt.Fprint(stdout, describeHistory(&res))
+	}
+	if opt.json {
+		report(opt, stdout, stderr, &res, wall)
+	} else {
+		fmt.Fprintf(stdout, "seed %d: %s\n  ops %d/%d, events %d, virtual %.3f ms, wall %v, trace_hash %016x\n",
+			seed, res.Summary(), res.Ops, res.OpsTotal, res.Events, float64(res.VirtualNs)/1e6, wall.Round(time.Microsecond), res.TraceHash)
+		if !res.OK && opt.out != "" {
+			if dir, err := writeArtifacts(opt.out, opt.ranges, seed); err != nil {
+				fmt.Fprintf(stderr, "paxsim: artifacts: %v\n", err)
+			} else {
+				fmt.Fprintf(stdout, "  artifacts: %s\n", dir)
+			}
+		}
+	}
+	if !res.OK {
+		return 1
+	}
+	return 0
+}
+
+func runScenarioFile(opt *options, stdout, stderr io.Writer) int {
+	out, err := scenarios.RunFile(opt.scenario, opt.rewrite)
+	fmt.Fprint(stdout, out)
+	if err != nil {
+		fmt.Fprintf(stderr, "paxsim: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func describeScenario(s *scenarios.Scenario) string {
+	var b strings.Builder
+	n := s.Sim.Net
+	fmt.Fprintf(&b, "scenario seed=%d replicas=%d clients=%d ops=%d faults=%d\n", s.Seed, s.Replicas, len(s.Clients), s.Ops(), len(s.Faults))
+	fmt.Fprintf(&b, "  net drop=%.3f dup=%.3f corrupt=%.4f latency=%d..%dns tail=%.3f/%dns reorder=%.3f\n",
+		n.DropProb, n.DupProb, n.CorruptProb, n.LatencyMinNs, n.LatencyMaxNs, n.TailProb, n.TailMaxNs, n.ReorderProb)
+	for _, f := range s.Faults {
+		fmt.Fprintf(&b, "  fault %s\n", f)
+	}
+	return b.String()
+}
+
+func describeHistory(res *scenarios.Result) string {
+	var b strings.Builder
+	for _, op := range res.History {
+		fmt.Fprintf(&b, "  %10.3fms..%10.3fms  %v -> %v\n", float64(op.Call)/1e6, float64(op.Return)/1e6, op.Input, op.Output)
+	}
+	return b.String()
+}
+
+// writeArtifacts replays the failing seed with the trace kept and writes
+// the trace, porcupine's annotated HTML view and the scenario.
+func writeArtifacts(root string, r scenarios.Ranges, seed uint64) (string, error) {
+	scn := scenarios.Generate(seed, r)
+	res := scenarios.Run(scn, scenarios.Options{KeepTrace: true})
+	dir := filepath.Join(root, fmt.Sprintf("seed-%d", seed))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", err
+	}
+	return dir, scenarios.WriteArtifacts(dir, &scn, &res)
+}

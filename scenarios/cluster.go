@@ -1,0 +1,126 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"github.com/anishathalye/porcupine"
+
+	"paxlock/lockmgr"
+	"paxlock/paxos"
+	"paxlock/sim"
+)
+
+// Cluster is a scenario driven step by step instead of by a timeline: the
+// caller starts client operations, injects faults through World, runs
+// virtual time and reads what completed. Scenario files and targeted tests
+// use it; it runs the same hosts and checkers as Run.
+type Cluster struct {
+	r *runner
+}
+
+// NewCluster boots replicas and clients (with empty scripts) for scn, whose
+// Faults and Clients' Ops are ignored except for the number of clients.
+func NewCluster(scn Scenario) (*Cluster, error) {
+	scn.Faults = nil
+	for i := range scn.Clients {
+		scn.Clients[i].Ops = nil
+	}
+	if err := scn.Validate(); err != nil {
+		return nil, err
+	}
+	r := &runner{scn: &scn, agree: newAgreement(scn.Replicas), fencing: newFencing()}
+	if err := r.setup(); err != nil {
+		return nil, err
+	}
+	return &Cluster{r: r}, nil
+}
+
+// World is the simulator, for faults and time.
+func (c *Cluster) World() *sim.World { return c.r.w }
+
+// Start queues an operation at client i (0-based); it is sent at the
+// client's next tick, after any operation already queued there.
+func (c *Cluster) Start(i int, op lockmgr.Op, name string) error {
+	if i < 0 || i >= len(c.r.clients) {
+		return fmt.Errorf("no client %d (have %d)", i+1, len(c.r.clients))
+	}
+	c.r.clients[i].queue = append(c.r.clients[i].queue, OpSpec{Op: op, Name: name})
+	return nil
+}
+
+// RunFor advances virtual time by d, stopping early on a checker failure.
+func (c *Cluster) RunFor(d int64) error {
+	end := c.r.w.Now() + d
+	for c.r.kind == "" && c.r.w.Now() < end {
+		c.r.w.RunUntil(min(c.r.w.Now()+chunkNs, end))
+	}
+	return c.Err()
+}
+
+// RunUntilIdle runs until no client has work left, or limit passes.
+func (c *Cluster) RunUntilIdle(limit int64) (bool, error) {
+	end := c.r.w.Now() + limit
+	for c.r.kind == "" && !c.r.allDone() && c.r.w.Now() < end {
+		c.r.w.RunUntil(min(c.r.w.Now()+1_000_000, end))
+	}
+	return c.r.allDone(), c.Err()
+}
+
+// Err is the first checker failure so far (agreement, fencing, panics are
+// recovered by the caller).
+func (c *Cluster) Err() error {
+	if c.r.kind != "" {
+		return fmt.Errorf("%s: %s", c.r.kind, c.r.detail)
+	}
+	return nil
+}
+
+// Done returns the operations completed since the last call, in order.
+func (c *Cluster) Done() []porcupine.Operation {
+	var out []porcupine.Operation
+	for _, h := range c.r.done {
+		out = append(out, c.r.hist.ops[h])
+	}
+	c.r.done = nil
+	return out
+}
+
+// History is every operation so far; pending ones are open (Return < 0).
+func (c *Cluster) History() []porcupine.Operation { return c.r.hist.ops }
+
+// Server returns replica id's server, or nil while it is down.
+func (c *Cluster) Server(id paxos.ID) *lockmgr.Server {
+	if id < 1 || int(id) > len(c.r.replicas) || !c.r.w.Up(sim.Addr(id)) {
+		return nil
+	}
+	p := c.r.replicas[id-1]
+	if p == nil || p.node == nil {
+		return nil
+	}
+	return p.node.Server()
+}
+
+// OnApply sets a hook that sees every command every replica applies.
+func (c *Cluster) OnApply(fn func(id paxos.ID, slot uint64, cmd lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)) {
+	c.r.onApply = fn
+}
+
+// Check runs the checkers over the history so far: linearizability (open
+// operations count as unknown outcomes) and state hashes.
+func (c *Cluster) Check() error {
+	if err := c.Err(); err != nil {
+		return err
+	}
+	c.r.checkStateHashes()
+	if err := c.Err(); err != nil {
+		return err
+	}
+	verdict, _ := checkLinearizable(c.r.hist.forCheck(c.r.w.Now()), c.r.checkTimeout())
+	switch verdict {
+	case porcupine.Ok:
+		return nil
+	case porcupine.Illegal:
+		return fmt.Errorf("%s: the lock history is not linearizable", FailLinearizability)
+	}
+	return fmt.Errorf("%s: porcupine gave no verdict", FailCheckTimeout)
+}
