@@ -67,7 +67,7 @@ func (r *Replica) entriesFrom(n uint64, chosenOnly bool) (es []Entry, more bool)
 			}
 			continue
 		}
-		size += cmdsBytes(s.cmds) + 24
+		size += entryBytes(n, s.ballot, s.cmds)
 		if size > r.cfg.MsgBytesMax && len(es) > 0 {
 			return es, true
 		}

@@ -87,7 +87,7 @@ func (r *Replica) sendAccepts(out []Entry) {
 	for len(out) > 0 {
 		k, size := 0, 0
 		for k < len(out) {
-			size += cmdsBytes(out[k].Cmds) + 24
+			size += entryBytes(out[k].Slot, out[k].Ballot, out[k].Cmds)
 			if size > r.cfg.MsgBytesMax && k > 0 {
 				break
 			}
@@ -201,7 +201,7 @@ func (r *Replica) resendAccepts() {
 			if s == nil || s.state != SlotAccepted || s.ballot != r.ballot || s.acks&(1<<i) != 0 {
 				continue
 			}
-			size += cmdsBytes(s.cmds) + 24
+			size += entryBytes(n, s.ballot, s.cmds)
 			es = append(es, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
 		}
 		if len(es) > 0 {

@@ -107,10 +107,8 @@ func sameCmds(a, b [][]byte) bool {
 	return true
 }
 
-func cmdsBytes(cmds [][]byte) int {
-	n := 0
-	for _, c := range cmds {
-		n += len(c) + 4
-	}
-	return n
+// entryBytes is what an entry adds to an encoded message; budgets use it
+// to keep every packet under the codec's MaxPacketBytes.
+func entryBytes(n uint64, b Ballot, cmds [][]byte) int {
+	return EntryEncodedSize(Entry{Slot: n, Ballot: b, Cmds: cmds}) + 1
 }

@@ -355,13 +355,30 @@ func (r *Replica) flush() {
 			r.broadcastCommit()
 		}
 	case len(r.forward) > 0 && r.leader != 0 && r.leader != r.id:
-		r.send(Message{Type: MsgForward, To: r.leader, Entries: []Entry{{Cmds: r.forward}}})
-		r.forward = nil
+		r.sendForwards()
 	}
 	if r.role != Follower {
 		r.forward = nil
 	}
 	r.commitDirty = false
+}
+
+// sendForwards hands queued commands to the leader, as many messages as it
+// takes to stay under the packet size.
+func (r *Replica) sendForwards() {
+	for len(r.forward) > 0 {
+		k, size := 0, 0
+		for k < len(r.forward) {
+			size += len(r.forward[k]) + 4
+			if size > r.cfg.MsgBytesMax && k > 0 {
+				break
+			}
+			k++
+		}
+		r.send(Message{Type: MsgForward, To: r.leader, Entries: []Entry{{Cmds: r.forward[:k:k]}}})
+		r.forward = r.forward[k:]
+	}
+	r.forward = nil
 }
 
 func popcount(x uint64) int { return bits.OnesCount64(x) }

@@ -154,6 +154,25 @@ const (
 	RecSnapshot RecordType = 4
 )
 
+var recordTypeNames = [...]string{
+	RecPromise:  "Promise",
+	RecAccept:   "Accept",
+	RecChosen:   "Chosen",
+	RecSnapshot: "Snapshot",
+}
+
+func (t RecordType) String() string {
+	if t.Valid() {
+		return recordTypeNames[t]
+	}
+	return fmt.Sprintf("RecordType(%d)", uint8(t))
+}
+
+// Valid reports whether t is a record type this version knows.
+func (t RecordType) Valid() bool {
+	return int(t) < len(recordTypeNames) && recordTypeNames[t] != ""
+}
+
 // Record is one unit of durable state, appended to the host's log. Replaying
 // the records in order through Restore rebuilds the durable state.
 type Record struct {
