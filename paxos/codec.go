@@ -468,4 +468,3 @@ func (r *reader) end() {
 		r.fail(fmt.Sprintf("%d trailing bytes after the last field", len(r.b)-r.off))
 	}
 }
-
