@@ -89,7 +89,8 @@ func Generate(seed uint64, r Ranges) Scenario {
 	s := Scenario{
 		Seed:       seed,
 		Replicas:   r.Replicas[rng.IntN(len(r.Replicas))],
-		TickNs:     1_000_000,
+		TickNs:       2_000_000,
+		ClientTickNs: 5_000_000,
 		SafetyNs:   r.SafetyNs,
 		LivenessNs: r.LivenessNs,
 		ThinkNs:    int64(rng.IntN(5)) * 1_000_000,

@@ -114,9 +114,7 @@ type clientProc struct {
 
 func (p *clientProc) Start(env sim.Env) {
 	p.rng = env.Rand()
-	cfg := lockmgr.DefaultClientConfig(lockmgr.ClientID(p.idx+1), p.run.peers)
-	cfg.Rand = p.rng
-	cl, err := lockmgr.NewClient(cfg)
+	cl, err := lockmgr.NewClient(p.run.clientConfig(lockmgr.ClientID(p.idx+1), p.rng))
 	if err != nil {
 		p.run.fail("config", err.Error())
 		return

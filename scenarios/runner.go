@@ -141,7 +141,7 @@ func (r *runner) setup() error {
 	for i := range r.scn.Clients {
 		c := &clientProc{run: r, idx: i, cur: -1, queue: r.scn.Clients[i].Ops}
 		r.clients = append(r.clients, c)
-		if err := w.AddProcess(ClientAddrBase+sim.Addr(i), r.scn.TickNs, func() sim.Process { return c }); err != nil {
+		if err := w.AddProcess(ClientAddrBase+sim.Addr(i), r.clientTickNs(), func() sim.Process { return c }); err != nil {
 			return err
 		}
 	}
@@ -152,12 +152,52 @@ func (r *runner) setup() error {
 	return nil
 }
 
+// Timer durations, converted to ticks of whatever period a scenario uses.
+const (
+	heartbeatNs   = 10_000_000
+	electionNs    = 50_000_000
+	resendNs      = 20_000_000
+	backoffMaxNs  = 400_000_000
+	clientWaitNs  = 40_000_000
+	clientMaxNs   = 640_000_000
+	clientQueueNs = 400_000_000
+	reproposeNs   = 20_000_000
+)
+
+// ticks converts a duration to a whole number of ticks, at least one.
+func ticks(ns, tickNs int64) int { return int(max(1, ns/tickNs)) }
+
+func (r *runner) clientTickNs() int64 {
+	if r.scn.ClientTickNs > 0 {
+		return r.scn.ClientTickNs
+	}
+	return r.scn.TickNs
+}
+
 // serverConfig is every replica's configuration. Snapshots are taken often
 // so that compaction and snapshot transfer happen in ordinary runs.
 func (r *runner) serverConfig(id paxos.ID, rng *rand.Rand) lockmgr.ServerConfig {
 	cfg := lockmgr.DefaultServerConfig(id, r.peers)
-	cfg.Paxos.Rand = rng
+	t := r.scn.TickNs
+	p := &cfg.Paxos
+	p.Rand = rng
+	p.HeartbeatTicks = ticks(heartbeatNs, t)
+	p.ElectionTicks = max(p.HeartbeatTicks+1, ticks(electionNs, t))
+	p.ResendTicks = ticks(resendNs, t)
+	p.BackoffMaxTicks = ticks(backoffMaxNs, t)
+	cfg.ReproposeTicks = int64(ticks(reproposeNs, t))
 	cfg.SnapshotSlots = 64
+	return cfg
+}
+
+// clientConfig is every client's configuration.
+func (r *runner) clientConfig(id lockmgr.ClientID, rng *rand.Rand) lockmgr.ClientConfig {
+	cfg := lockmgr.DefaultClientConfig(id, r.peers)
+	t := r.clientTickNs()
+	cfg.Rand = rng
+	cfg.TimeoutTicks = ticks(clientWaitNs, t)
+	cfg.BackoffMaxTicks = ticks(clientMaxNs, t)
+	cfg.WaitTicks = ticks(clientQueueNs, t)
 	return cfg
 }
 

@@ -32,7 +32,10 @@ type Scenario struct {
 	Replicas int
 	Sim      sim.Config
 	Drift    []float64 // per replica tick-rate factor; nil: none
-	TickNs   int64     // replica and client tick period
+	TickNs   int64     // replica tick period; timers are set in time and converted
+	// ClientTickNs is the clients' tick period: their timers are coarse
+	// (tens of ms), so they need not tick as often as replicas. 0: TickNs.
+	ClientTickNs int64
 	Clients  []ClientScript
 	ThinkNs  int64 // a client waits up to this long between operations
 	Faults   []Fault
@@ -144,8 +147,10 @@ func (s *Scenario) Validate() error {
 	switch {
 	case s.Replicas < 1 || s.Replicas > 9:
 		return fmt.Errorf("scenario: Replicas = %d: want 1..9", s.Replicas)
-	case s.TickNs <= 0:
-		return fmt.Errorf("scenario: TickNs = %d: want > 0", s.TickNs)
+	case s.TickNs <= 0 || s.TickNs > 10_000_000:
+		return fmt.Errorf("scenario: TickNs = %d: want 1ns..10ms", s.TickNs)
+	case s.ClientTickNs < 0 || s.ClientTickNs > 20_000_000:
+		return fmt.Errorf("scenario: ClientTickNs = %d: want 0..20ms", s.ClientTickNs)
 	case len(s.Clients) > 500:
 		return fmt.Errorf("scenario: %d clients: want at most 500", len(s.Clients))
 	case s.ThinkNs < 0:

@@ -15,6 +15,10 @@ var (
 	flagRandom = flag.Bool("random", false, "start the sweep at a random seed (printed first)")
 )
 
+// determinismEvery: every this-many-th seed of a sweep is run twice and its
+// trace hashes compared.
+const determinismEvery = 10
+
 // TestSeeds runs the real lock service in the simulator over many seeds;
 // every failure prints the one line that replays it.
 func TestSeeds(t *testing.T) {
@@ -37,6 +41,13 @@ func TestSeeds(t *testing.T) {
 	failed := 0
 	for s := start; s < start+uint64(n); s++ {
 		res := Run(Generate(s, DefaultRanges()), Options{CheckTimeout: time.Minute})
+		if s%determinismEvery == 0 && res.OK {
+			// The determinism self-check: a sample of seeds runs twice.
+			if again := Run(Generate(s, DefaultRanges()), Options{}); again.TraceHash != res.TraceHash {
+				res.OK, res.Kind = false, "determinism"
+				res.Detail = fmt.Sprintf("trace hash %016x then %016x", res.TraceHash, again.TraceHash)
+			}
+		}
 		if !res.OK {
 			failed++
 			t.Errorf("seed %d: %s\n    replay: go test ./scenarios -run 'TestSeeds$' -seed=%d   (or: go run ./cmd/paxsim -seed %d -v)",

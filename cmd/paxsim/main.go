@@ -197,6 +197,9 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 				t0 := time.Now()
 				res := scenarios.Run(scenarios.Generate(seed, opt.ranges), scenarios.Options{})
 				wall := time.Since(t0)
+				if seed%determinismEvery == 0 && res.OK {
+					checkDeterminism(&res, opt.ranges)
+				}
 				mu.Lock()
 				tot.seeds++
 				tot.ops += res.Ops
@@ -219,6 +222,18 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// determinismEvery: every this-many-th seed is run twice, and a different
+// trace hash the second time is a failure (a map-order or wall-clock leak).
+const determinismEvery = 10
+
+func checkDeterminism(res *scenarios.Result, r scenarios.Ranges) {
+	again := scenarios.Run(scenarios.Generate(res.Seed, r), scenarios.Options{})
+	if again.TraceHash != res.TraceHash {
+		res.OK, res.Kind = false, "determinism"
+		res.Detail = fmt.Sprintf("same seed, trace hash %016x then %016x", res.TraceHash, again.TraceHash)
+	}
 }
 
 // report prints one seed's outcome: a JSON line with -json, a failure
