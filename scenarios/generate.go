@@ -87,13 +87,13 @@ func (r Ranges) Validate() error {
 func Generate(seed uint64, r Ranges) Scenario {
 	rng := rand.New(rand.NewPCG(seed, 0x5ce7a210))
 	s := Scenario{
-		Seed:       seed,
-		Replicas:   r.Replicas[rng.IntN(len(r.Replicas))],
+		Seed:         seed,
+		Replicas:     r.Replicas[rng.IntN(len(r.Replicas))],
 		TickNs:       2_000_000,
 		ClientTickNs: 5_000_000,
-		SafetyNs:   r.SafetyNs,
-		LivenessNs: r.LivenessNs,
-		ThinkNs:    int64(rng.IntN(5)) * 1_000_000,
+		SafetyNs:     r.SafetyNs,
+		LivenessNs:   r.LivenessNs,
+		ThinkNs:      int64(rng.IntN(5)) * 1_000_000,
 	}
 	s.Sim = drawSim(rng, r)
 	if r.DriftMax > 0 {

@@ -36,10 +36,10 @@ type Scenario struct {
 	// ClientTickNs is the clients' tick period: their timers are coarse
 	// (tens of ms), so they need not tick as often as replicas. 0: TickNs.
 	ClientTickNs int64
-	Clients  []ClientScript
-	ThinkNs  int64 // a client waits up to this long between operations
-	Faults   []Fault
-	SafetyNs int64 // faults happen in [0, SafetyNs)
+	Clients      []ClientScript
+	ThinkNs      int64 // a client waits up to this long between operations
+	Faults       []Fault
+	SafetyNs     int64 // faults happen in [0, SafetyNs)
 	// LivenessNs bounds the liveness phase: after SafetyNs every fault is
 	// healed and every client must finish its script within this time.
 	LivenessNs int64
