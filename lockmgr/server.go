@@ -46,15 +46,20 @@ type Counters struct {
 	UnknownKind  uint64 // an intact frame of a kind this server does not take
 	BadCommand   uint64 // a chosen command that does not decode (skipped by all)
 	Rejected     uint64 // client requests turned away (no leader, queue full)
+	// Dropped by the host before the server saw them (see AddCounters).
+	Unauthenticated uint64 // no valid packet MAC, in a group with a key
+	Oversized       uint64 // a datagram longer than any packet may be
 }
 
 // Slice lists the counters in a fixed order, for the status reply.
 func (c Counters) Slice() []uint64 {
-	return []uint64{c.BadPacket, c.Stranger, c.Misaddressed, c.UnknownKind, c.BadCommand, c.Rejected}
+	return []uint64{c.BadPacket, c.Stranger, c.Misaddressed, c.UnknownKind, c.BadCommand, c.Rejected,
+		c.Unauthenticated, c.Oversized}
 }
 
 // CounterNames names Slice's entries in order.
-var CounterNames = []string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected"}
+var CounterNames = []string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
+	"unauthenticated", "oversized"}
 
 // Packet is an encoded packet to send.
 type Packet struct {
@@ -85,6 +90,9 @@ type Server struct {
 	// OnApply, if set, sees every command as it is applied, with the
 	// waiters it granted (for checkers).
 	OnApply func(slot uint64, c Command, r Result, grants []Grant)
+	// OnRestore, if set, is called after the state machine was reset to a
+	// snapshot (for checkers that follow it).
+	OnRestore func()
 }
 
 func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
@@ -106,6 +114,20 @@ func (s *Server) StateMachine() *StateMachine { return s.sm }
 
 // Counters returns the drop counters.
 func (s *Server) Counters() Counters { return s.counters }
+
+// AddCounters adds a host's own drops (packets that never reached the
+// server) to the counters, so that status shows them with the rest.
+func (s *Server) AddCounters(d Counters) {
+	c := &s.counters
+	c.BadPacket += d.BadPacket
+	c.Stranger += d.Stranger
+	c.Misaddressed += d.Misaddressed
+	c.UnknownKind += d.UnknownKind
+	c.BadCommand += d.BadCommand
+	c.Rejected += d.Rejected
+	c.Unauthenticated += d.Unauthenticated
+	c.Oversized += d.Oversized
+}
 
 // receive takes one packet from endpoint from.
 func (s *Server) receive(from Addr, pkt []byte) {
@@ -223,6 +245,9 @@ func (s *Server) reply(to Addr, p *Reply) {
 func (s *Server) restore(snap *paxos.Snapshot) error {
 	if len(snap.Data) == 0 {
 		s.sm = NewStateMachine(s.cfg.SM)
+		if s.OnRestore != nil {
+			s.OnRestore()
+		}
 		return nil
 	}
 	sm, err := RestoreStateMachine(s.cfg.SM, snap.Data)
@@ -230,6 +255,9 @@ func (s *Server) restore(snap *paxos.Snapshot) error {
 		return fmt.Errorf("lockmgr: restore snapshot at slot %d: %w", snap.Slot, err)
 	}
 	s.sm = sm
+	if s.OnRestore != nil {
+		s.OnRestore()
+	}
 	return nil
 }
 

@@ -133,6 +133,16 @@ func (s *StateMachine) Lookup(c ClientID, seq uint64) (Result, bool) {
 	return sess.result, true
 }
 
+// Latest returns client c's latest seq and its recorded result, if the
+// table holds c (for checkers that follow the state machine).
+func (s *StateMachine) Latest(c ClientID) (seq uint64, res Result, ok bool) {
+	sess := s.sessions[c]
+	if sess == nil {
+		return 0, Result{}, false
+	}
+	return sess.seq, sess.result, true
+}
+
 func (s *StateMachine) execute(sess *session, c Command) (Result, []Grant) {
 	if !ValidName(c.Name) {
 		return Result{Status: Invalid}, nil

@@ -118,8 +118,9 @@ func valueHash(cmds [][]byte) uint64 {
 // strictly increase: a new grant's token is above every earlier one, and a
 // re-entrant grant repeats the holder's token.
 type fencing struct {
-	last map[paxos.ID]map[string]uint64
-	err  error
+	last   map[paxos.ID]map[string]uint64
+	queues map[paxos.ID]*fifoState
+	err    error
 }
 
 func newFencing() *fencing { return &fencing{last: map[paxos.ID]map[string]uint64{}} }
@@ -136,6 +137,7 @@ func (f *fencing) observer(id paxos.ID) func(uint64, lockmgr.Command, lockmgr.Re
 		for _, g := range grants {
 			f.saw(id, last, slot, g.Name, g.Token, false)
 		}
+		f.fifo(id, slot, c, r, grants)
 	}
 }
 
@@ -150,6 +152,83 @@ func (f *fencing) saw(id paxos.ID, last map[string]uint64, slot uint64, name str
 	}
 }
 
-// restarted: a replica that restarts re-applies from its snapshot, so its
-// tokens start over from there.
-func (f *fencing) restarted(id paxos.ID) { clear(f.last[id]) }
+// reset: a replica restarted or installed a snapshot, and goes on applying
+// from the snapshot's state: its queues start over from that state's
+// waiters, and its tokens from nothing.
+func (f *fencing) reset(id paxos.ID, sm *lockmgr.StateMachine) {
+	if f.last[id] != nil {
+		clear(f.last[id])
+	}
+	st := &fifoState{byName: map[string][]waiting{}, waitsIn: map[lockmgr.ClientID]waiting{}}
+	for _, l := range sm.Status() {
+		for _, c := range l.Waiters {
+			seq, _, _ := sm.Latest(c)
+			w := waiting{client: c, seq: seq, name: l.Name}
+			st.byName[l.Name] = append(st.byName[l.Name], w)
+			st.waitsIn[c] = w
+		}
+	}
+	if f.queues == nil {
+		f.queues = map[paxos.ID]*fifoState{}
+	}
+	f.queues[id] = st
+}
+
+// fifo checks, on every replica as it applies, that blocked Locks are
+// granted in the order they queued: it keeps its own queue per lock from
+// the Queued results, drops a client that moved on to a newer request (the
+// state machine cancels that wait), and requires every grant to go to the
+// head. Linearizability alone cannot see this: any grant order is legal.
+func (f *fencing) fifo(id paxos.ID, slot uint64, c lockmgr.Command, r lockmgr.Result, grants []lockmgr.Grant) {
+	if f.queues == nil {
+		f.queues = map[paxos.ID]*fifoState{}
+	}
+	st := f.queues[id]
+	if st == nil {
+		st = &fifoState{byName: map[string][]waiting{}, waitsIn: map[lockmgr.ClientID]waiting{}}
+		f.queues[id] = st
+	}
+	if w, ok := st.waitsIn[c.Client]; ok && c.Seq > w.seq {
+		st.remove(w) // a newer request cancels the wait
+	}
+	if r.Status == lockmgr.Queued {
+		if _, ok := st.waitsIn[c.Client]; !ok {
+			w := waiting{client: c.Client, seq: c.Seq, name: c.Name}
+			st.byName[c.Name] = append(st.byName[c.Name], w)
+			st.waitsIn[c.Client] = w
+		}
+	}
+	for _, g := range grants {
+		q := st.byName[g.Name]
+		if len(q) == 0 || q[0].client != g.Client || q[0].seq != g.Seq {
+			if f.err == nil {
+				f.err = fmt.Errorf("replica %d slot %d: lock %q granted to %v#%d, but the queue is %v",
+					id, slot, g.Name, g.Client, g.Seq, q)
+			}
+			continue
+		}
+		st.remove(q[0])
+	}
+}
+
+type waiting struct {
+	client lockmgr.ClientID
+	seq    uint64
+	name   string
+}
+
+type fifoState struct {
+	byName  map[string][]waiting
+	waitsIn map[lockmgr.ClientID]waiting
+}
+
+func (s *fifoState) remove(w waiting) {
+	q := s.byName[w.name]
+	for i := range q {
+		if q[i].client == w.client {
+			s.byName[w.name] = slices.Delete(q, i, i+1)
+			break
+		}
+	}
+	delete(s.waitsIn, w.client)
+}

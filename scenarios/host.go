@@ -77,7 +77,10 @@ func (p *replicaProc) Start(env sim.Env) {
 		return
 	}
 	fence := p.run.fencing.observer(p.id)
-	node.Server().OnApply = func(slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
+	srv := node.Server()
+	p.run.fencing.reset(p.id, srv.StateMachine())
+	srv.OnRestore = func() { p.run.fencing.reset(p.id, srv.StateMachine()) }
+	srv.OnApply = func(slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
 		fence(slot, c, res, grants)
 		if p.run.onApply != nil {
 			p.run.onApply(p.id, slot, c, res, grants)

@@ -208,7 +208,6 @@ func (r *runner) observe(ev *sim.Event) {
 	case sim.KindRestart:
 		if i := int(ev.Proc) - 1; i >= 0 && i < len(r.replicas) {
 			r.agree.restarted(i)
-			r.fencing.restarted(paxos.ID(ev.Proc))
 		}
 	case sim.KindCrash:
 		r.note(ev.TimeNs, fmt.Sprintf("crash %d", ev.Proc), "#f4b6b6")
