@@ -90,6 +90,9 @@ type Server struct {
 	// OnApply, if set, sees every command as it is applied, with the
 	// waiters it granted (for checkers).
 	OnApply func(slot uint64, c Command, r Result, grants []Grant)
+	// OnSend, if set, sees every replica message as it leaves, after the
+	// records it depends on were persisted (for durability checkers).
+	OnSend func(m *paxos.Message)
 	// OnRestore, if set, is called after the state machine was reset to a
 	// snapshot (for checkers that follow it).
 	OnRestore func()

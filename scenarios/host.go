@@ -18,11 +18,13 @@ const walFile = "wal"
 // simStorage keeps the durable log in one file of the simulated disk, in
 // the same record format the UDP host writes.
 type simStorage struct {
-	disk *sim.Disk
-	buf  []byte
+	disk   *sim.Disk
+	buf    []byte
+	shadow *durable
 }
 
 func (s *simStorage) Append(recs []paxos.Record) error {
+	s.shadow.append(recs)
 	s.buf = s.buf[:0]
 	for i := range recs {
 		s.buf = paxos.AppendRecord(s.buf, &recs[i])
@@ -37,11 +39,13 @@ func (s *simStorage) Rewrite(recs []paxos.Record) error {
 		b = paxos.AppendRecord(b, &recs[i])
 	}
 	s.disk.Replace(walFile, b)
+	s.shadow.rewrite(recs)
 	return nil
 }
 
 func (s *simStorage) Sync() error {
 	s.disk.Sync(walFile)
+	s.shadow.sync()
 	return nil
 }
 
@@ -71,13 +75,22 @@ func (p *replicaProc) Start(env sim.Env) {
 		env.Disk().Replace(walFile, raw[:valid])
 	}
 	cfg := p.run.serverConfig(p.id, env.Rand())
-	node, err := lockmgr.NewNode(cfg, recs, &simStorage{disk: env.Disk()}, &p.tr)
+	store := &simStorage{disk: env.Disk(), shadow: newDurable(recs)}
+	node, err := lockmgr.NewNode(cfg, recs, store, &p.tr)
 	if err != nil {
 		p.run.fail("storage", fmt.Sprintf("replica %d restart: %v", p.id, err))
 		return
 	}
 	fence := p.run.fencing.observer(p.id)
 	srv := node.Server()
+	if err := store.shadow.restored(p.id, srv.Replica()); err != nil {
+		p.run.fail(FailDurability, err.Error())
+	}
+	srv.OnSend = func(m *paxos.Message) {
+		if err := store.shadow.vouch(p.id, srv.Replica(), m); err != nil {
+			p.run.fail(FailDurability, err.Error())
+		}
+	}
 	p.run.fencing.reset(p.id, srv.StateMachine())
 	srv.OnRestore = func() { p.run.fencing.reset(p.id, srv.StateMachine()) }
 	srv.OnApply = func(slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {

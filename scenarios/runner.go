@@ -23,6 +23,7 @@ const (
 	FailFencing         = "fencing"         // a token that did not increase
 	FailLiveness        = "liveness"        // operations unfinished after healing
 	FailPanic           = "panic"           // an assertion fired (a found bug)
+	FailDurability      = "durability"      // a message not backed by durable state
 )
 
 // Options tune a run without changing what it does.

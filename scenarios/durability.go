@@ -1,0 +1,90 @@
+package scenarios
+
+import (
+	"fmt"
+
+	"paxlock/paxos"
+)
+
+// durable follows what a replica's storage holds durably, built from the
+// records the host wrote and synced, never from the replica's memory. It
+// lets the harness check the durability contract of DESIGN §2 on its own
+// terms: every Promise or Accepted that leaves a replica is backed by
+// durable records, and a replica rebuilt from its disk promises at least
+// what its disk says.
+type durable struct {
+	promised paxos.Ballot
+	accepted map[uint64]paxos.Ballot // slot -> ballot of a durable accept or chosen record
+	snapSlot uint64
+	pending  []paxos.Record // appended, not yet synced
+}
+
+func newDurable(recs []paxos.Record) *durable {
+	d := &durable{accepted: map[uint64]paxos.Ballot{}}
+	d.apply(recs)
+	return d
+}
+
+func (d *durable) apply(recs []paxos.Record) {
+	for i := range recs {
+		r := &recs[i]
+		switch r.Type {
+		case paxos.RecPromise:
+			if d.promised.Less(r.Ballot) {
+				d.promised = r.Ballot
+			}
+		case paxos.RecAccept, paxos.RecChosen:
+			d.accepted[r.Entry.Slot] = r.Entry.Ballot
+		case paxos.RecSnapshot:
+			d.snapSlot = max(d.snapSlot, r.Slot)
+			for s := range d.accepted {
+				if s < r.Slot {
+					delete(d.accepted, s) // order-independent deletes only
+				}
+			}
+		}
+	}
+}
+
+func (d *durable) append(recs []paxos.Record) { d.pending = append(d.pending, recs...) }
+
+func (d *durable) sync() {
+	d.apply(d.pending)
+	d.pending = d.pending[:0]
+}
+
+func (d *durable) rewrite(recs []paxos.Record) {
+	*d = durable{accepted: map[uint64]paxos.Ballot{}, pending: d.pending[:0]}
+	d.apply(recs)
+}
+
+// vouch checks a message as it leaves replica id.
+func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error {
+	if m.Reject || (m.Type != paxos.MsgPromise && m.Type != paxos.MsgAccepted) {
+		return nil
+	}
+	if d.promised.Less(m.Ballot) {
+		return fmt.Errorf("replica %d sent %s while its disk promises only %v", id, paxos.DescribeMessage(m), d.promised)
+	}
+	if m.Type != paxos.MsgAccepted {
+		return nil
+	}
+	for _, s := range m.Slots {
+		if b, ok := d.accepted[s]; ok && b == m.Ballot || s < d.snapSlot {
+			continue
+		}
+		if st, _ := rep.Slot(s); st == paxos.SlotChosen || st == paxos.SlotCleared {
+			continue // acknowledging a chosen value vouches for nothing new
+		}
+		return fmt.Errorf("replica %d sent %s but slot %d is not durably accepted at %v", id, paxos.DescribeMessage(m), s, m.Ballot)
+	}
+	return nil
+}
+
+// restored checks a replica rebuilt from its disk.
+func (d *durable) restored(id paxos.ID, rep *paxos.Replica) error {
+	if rep.Promised().Less(d.promised) {
+		return fmt.Errorf("replica %d restarted promising %v, but its disk promised %v", id, rep.Promised(), d.promised)
+	}
+	return nil
+}
