@@ -112,12 +112,17 @@ func New(cfg Config) (*Replica, error) {
 		}
 	}
 	r.becomeFollower(0)
-	// Replica 1 (the lowest id) leads first: on a fresh group it starts
-	// phase 1 at its first tick instead of waiting out a timeout.
-	if r.id == cfg.Peers[0] {
+	r.leadFirst()
+	return r, nil
+}
+
+// leadFirst makes replica 1 (the lowest id) lead first, as in the seed: on
+// a fresh group it starts phase 1 at its first tick instead of waiting out
+// a timeout. A replica that ever promised anything is not fresh.
+func (r *Replica) leadFirst() {
+	if r.id == r.cfg.Peers[0] && r.promised.IsZero() {
 		r.electionTimeout = 1
 	}
-	return r, nil
 }
 
 // Restore rebuilds a replica from the durable records its host kept, in the
@@ -140,6 +145,7 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 	}
 	r.maxSeen = r.promised
 	r.becomeFollower(0)
+	r.leadFirst()
 	return r, nil
 }
 
