@@ -44,6 +44,7 @@ type options struct {
 	out      string
 	scenario string
 	rewrite  bool
+	failfast bool
 	parallel int
 	ranges   scenarios.Ranges
 }
@@ -83,6 +84,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&opt.out, "out", "", "directory for failure artifacts (trace, HTML history, scenario)")
 	fs.StringVar(&opt.scenario, "scenario", "", "run this scenario file and print its transcript")
 	fs.BoolVar(&opt.rewrite, "rewrite", false, "with -scenario: rewrite the file's expected output")
+	fs.BoolVar(&opt.failfast, "failfast", false, "stop handing out seeds after the first failure (seeds already running finish)")
 	fs.IntVar(&opt.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	replicas := fs.String("replicas", "1,3,3,5,5,5,7", "cluster sizes to draw from (comma-separated, 1..9)")
 	r := &opt.ranges
@@ -177,6 +179,7 @@ type totals struct {
 func sweep(opt *options, stdout, stderr io.Writer) int {
 	start := time.Now()
 	var next atomic.Uint64
+	var stop atomic.Bool
 	next.Store(opt.start)
 	end := opt.start + uint64(opt.seeds)
 	var (
@@ -191,7 +194,7 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 			defer wg.Done()
 			for {
 				seed := next.Add(1) - 1
-				if seed >= end {
+				if seed >= end || (opt.failfast && stop.Load()) {
 					return
 				}
 				t0 := time.Now()
@@ -207,6 +210,7 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 				tot.virtualNs += res.VirtualNs
 				if !res.OK {
 					tot.failures++
+					stop.Store(true)
 				}
 				report(opt, stdout, stderr, &res, wall)
 				progress.update(tot)
@@ -290,8 +294,18 @@ type progress struct {
 	quiet bool
 }
 
+// newProgress writes a live line only to a terminal: in a log or a pipe
+// the summary says it all.
 func newProgress(w io.Writer, total int, quiet bool) *progress {
+	if f, ok := w.(*os.File); !ok || !isTerminal(f) {
+		quiet = true
+	}
 	return &progress{w: w, total: total, quiet: quiet}
+}
+
+func isTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
 func (p *progress) update(t totals) {
