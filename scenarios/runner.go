@@ -215,26 +215,42 @@ func (r *runner) observe(ev *sim.Event) {
 	case sim.KindPartition, sim.KindIsolate, sim.KindCut, sim.KindHeal, sim.KindClog, sim.KindPause:
 		r.note(ev.TimeNs, ev.String()[strings.IndexByte(ev.String(), ' ')+1:], "#f3e2a9")
 	}
-	for i, p := range r.replicas {
-		if p == nil || p.node == nil || !r.w.Up(sim.Addr(i+1)) {
-			continue
-		}
-		rep := p.node.Server().Replica()
-		if err := r.agree.check(i, rep); err != nil {
-			r.fail(FailAgreement, err.Error())
-		}
-		if role := rep.Role(); role != r.roles[i] {
-			r.roles[i] = role
-			if role == paxos.Leader {
-				r.note(ev.TimeNs, fmt.Sprintf("leader %d (ballot %v)", i+1, rep.Ballot()), "#b6d7f4")
-			}
-		}
+	// Only the process an event ran can have changed its state: a packet's
+	// receiver, or the process that ticked or started.
+	var a sim.Addr
+	switch ev.Kind {
+	case sim.KindDeliver:
+		a = ev.To
+	case sim.KindTick, sim.KindStart, sim.KindRestart:
+		a = ev.Proc
+	}
+	if i := int(a) - 1; i >= 0 && i < len(r.replicas) {
+		r.checkReplica(i, ev.TimeNs)
 	}
 	if r.fencing.err != nil {
 		r.fail(FailFencing, r.fencing.err.Error())
 	}
 	if r.opt.OnEvent != nil {
 		r.opt.OnEvent(ev)
+	}
+}
+
+// checkReplica runs the per-event checks on replica i: agreement on its
+// newly chosen slots, and leader changes for the annotations.
+func (r *runner) checkReplica(i int, now int64) {
+	p := r.replicas[i]
+	if p == nil || p.node == nil || !r.w.Up(sim.Addr(i+1)) {
+		return
+	}
+	rep := p.node.Server().Replica()
+	if err := r.agree.check(i, rep); err != nil {
+		r.fail(FailAgreement, err.Error())
+	}
+	if role := rep.Role(); role != r.roles[i] {
+		r.roles[i] = role
+		if role == paxos.Leader {
+			r.note(now, fmt.Sprintf("leader %d (ballot %v)", i+1, rep.Ballot()), "#b6d7f4")
+		}
 	}
 }
 
