@@ -295,3 +295,32 @@ func TestRandomFaults(t *testing.T) {
 		}
 	}
 }
+
+// TestLogStaysBounded: a long steady run with periodic snapshots keeps
+// every replica's log, and the durable state it would rewrite, bounded.
+func TestLogStaysBounded(t *testing.T) {
+	c := newTestCluster(t, 3, 12)
+	c.snapAt = 50
+	c.run(5)
+	maxLen, maxDurable := 0, 0
+	for i := 0; i < 3000; i++ {
+		c.propose(1, fmt.Sprintf("c%d", i))
+		if i%7 == 0 {
+			c.run(1)
+		}
+		for _, id := range c.ids {
+			r := c.reps[id]
+			maxLen = max(maxLen, len(r.log.s))
+			maxDurable = max(maxDurable, len(r.DurableState()))
+		}
+	}
+	c.run(20)
+	if got := c.reps[1].Commit(); got < 300 {
+		t.Fatalf("only %d slots chosen", got)
+	}
+	bound := int(c.snapAt) + c.cfgs[1].WindowSlots + 1
+	if maxLen > bound || maxDurable > bound+2 {
+		t.Fatalf("log grew to %d slots (durable state %d records); want <= %d", maxLen, maxDurable, bound)
+	}
+	t.Logf("3000 commands in %d slots: log at most %d slots, durable state at most %d records", c.reps[1].Commit(), maxLen, maxDurable)
+}
