@@ -16,7 +16,9 @@ import (
 // simulator trace (trace.txt, one describe line per event; run with
 // Options.KeepTrace), porcupine's HTML view of the history annotated with
 // crashes, partitions and leader changes (history.html), the scenario as
-// data (scenario.json) and a summary with the replay command (failure.txt).
+// data (scenario.json), the scenario as a file that reproduces the run on
+// its own (scenario.txt: paxsim -scenario scenario.txt) and a summary with
+// the replay commands (failure.txt).
 func WriteArtifacts(dir string, scn *Scenario, res *Result) error {
 	if err := writeTrace(filepath.Join(dir, "trace.txt"), res); err != nil {
 		return err
@@ -33,8 +35,12 @@ func WriteArtifacts(dir string, scn *Scenario, res *Result) error {
 	if err := os.WriteFile(filepath.Join(dir, "scenario.json"), b, 0o644); err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("seed %d: %s\nreplay: go run ./cmd/paxsim -seed %d -v\ntrace hash %016x, %d events, %d/%d ops\n",
-		res.Seed, res.Summary(), res.Seed, res.TraceHash, res.Events, res.Ops, res.OpsTotal)
+	txt := filepath.Join(dir, "scenario.txt")
+	if err := os.WriteFile(txt, []byte(ExportScenario(scn, res)), 0o644); err != nil {
+		return err
+	}
+	summary := fmt.Sprintf("seed %d: %s\nreplay: go run ./cmd/paxsim -seed %d -v\n    or: go run ./cmd/paxsim -scenario %s\ntrace hash %016x, %d events, %d/%d ops\n",
+		res.Seed, res.Summary(), res.Seed, txt, res.TraceHash, res.Events, res.Ops, res.OpsTotal)
 	return os.WriteFile(filepath.Join(dir, "failure.txt"), []byte(summary), 0o644)
 }
 

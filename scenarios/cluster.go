@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"runtime/debug"
 
 	"github.com/anishathalye/porcupine"
 
@@ -123,4 +124,31 @@ func (c *Cluster) Check() error {
 		return fmt.Errorf("%s: the lock history is not linearizable", FailLinearizability)
 	}
 	return fmt.Errorf("%s: porcupine gave no verdict", FailCheckTimeout)
+}
+
+// Replicas is the number of replicas, numbered 1..Replicas.
+func (c *Cluster) Replicas() int { return c.r.scn.Replicas }
+
+// Clients is the number of clients; client i (0-based) has the simulator
+// address ClientAddrBase+i and the client id i+1.
+func (c *Cluster) Clients() int { return len(c.r.clients) }
+
+// TickNs is the replicas' and clients' tick period.
+func (c *Cluster) TickNs() int64 { return c.r.scn.TickNs }
+
+// Observe sets fn to see every event, after the checkers have seen it (one
+// observer at a time; nil removes it). It may read the cluster, but must
+// not change the world (see sim.World.OnEvent).
+func (c *Cluster) Observe(fn func(*sim.Event)) { c.r.opt.OnEvent = fn }
+
+// Guard runs fn and turns a panic in it (an assertion that fired in a
+// replica, say) into a checker failure of kind FailPanic, as Run does. The
+// world is not usable after such a panic; Err reports it.
+func (c *Cluster) Guard(fn func()) {
+	defer func() {
+		if p := recover(); p != nil {
+			c.r.fail(FailPanic, fmt.Sprintf("%v\n%s", p, firstFrames(debug.Stack())))
+		}
+	}()
+	fn()
 }

@@ -85,9 +85,9 @@ func (w *World) Isolate(a Addr) {
 	w.record(&w.ev)
 }
 
-// Heal removes every cut and every clog: the network is whole again (its
-// random knobs aside, which SetNet controls). Packets a clog already holds
-// keep their release time.
+// Heal removes every cut, every clog and every pending DropNext: the
+// network is whole again (its random knobs aside, which SetNet controls).
+// Packets a clog already holds keep their release time.
 func (w *World) Heal() {
 	if w.busy() {
 		w.stats.Ignored++
@@ -97,6 +97,7 @@ func (w *World) Heal() {
 		for j := range h.out {
 			h.out[j].cut = false
 			h.out[j].clogUntil = 0
+			h.out[j].dropNext = 0
 		}
 	}
 	w.ev = Event{Kind: KindHeal}

@@ -10,6 +10,7 @@ type link struct {
 	inflight  int32 // packets sent on it and not yet delivered or dropped
 	cut       bool
 	clogUntil int64 // packets arriving before this wait until then
+	dropNext  int32 // the next this many packets sent on it are dropped (DropNext)
 }
 
 // netChances are the NetConfig probabilities, precomputed.
@@ -47,8 +48,12 @@ func (w *World) send(h *host, to Addr, data []byte) {
 		w.dropNow(h.addr, to, len(data), DropUnknown)
 		return
 	}
-	if h.link(ti).cut {
+	if l := h.link(ti); l.cut {
 		w.dropNow(h.addr, to, len(data), DropCut)
+		return
+	} else if l.dropNext > 0 {
+		l.dropNext--
+		w.dropHarness(h.addr, to, data)
 		return
 	}
 	if w.nc.drop.hit(h.net) {
@@ -118,7 +123,11 @@ func corrupt(r *rand.PCG, data []byte) []byte {
 
 // deliver runs a packet's arrival. A link cut since the send loses it; a
 // clogged link re-queues it at the clog's end; a paused receiver holds it.
-func (w *World) deliver(it item) bool {
+func (w *World) deliver(it item) bool { return w.arrive(it, true) }
+
+// arrive is deliver, with the clog optionally ignored: DeliverInFlight
+// brings packets a clog holds.
+func (w *World) arrive(it item, clog bool) bool {
 	src, dst := w.hosts[it.from], w.hosts[it.to]
 	l := &src.out[it.to]
 	switch {
@@ -126,7 +135,7 @@ func (w *World) deliver(it item) bool {
 		l.inflight--
 		w.dropNow(src.addr, dst.addr, len(it.data), DropCut)
 		return true
-	case l.clogUntil > w.nowNs:
+	case clog && l.clogUntil > w.nowNs:
 		w.stats.Clogged++
 		w.q.push(l.clogUntil, it)
 		return false
@@ -167,5 +176,14 @@ func (w *World) dropNow(from, to Addr, n int, r DropReason) {
 		w.stats.DroppedUnknown++
 	}
 	w.ev = Event{Kind: KindDrop, From: from, To: to, Len: n, Reason: r}
+	w.emit(&w.ev)
+}
+
+// dropHarness counts and traces a packet the harness dropped; the event
+// carries the payload, so a scenario can say which message it was.
+func (w *World) dropHarness(from, to Addr, data []byte) {
+	w.stats.Dropped++
+	w.stats.DroppedHarness++
+	w.ev = Event{Kind: KindDrop, From: from, To: to, Len: len(data), Reason: DropHarness, Data: data}
 	w.emit(&w.ev)
 }

@@ -18,6 +18,7 @@ type Stats struct {
 	DroppedOverflow uint64
 	DroppedDown     uint64
 	DroppedUnknown  uint64
+	DroppedHarness  uint64 // DropInFlight and DropNext
 
 	Ticks    uint64
 	Actions  uint64

@@ -29,6 +29,7 @@ const (
 	KindHeal      Kind = 14 // every cut and clog removed
 	KindClog      Kind = 15 // link From -> To held until UntilNs
 	KindNet       Kind = 16 // network knobs set to *Net
+	KindDropNext  Kind = 17 // the next Len packets sent From -> To will be dropped
 )
 
 var kindNames = [...]string{
@@ -37,6 +38,7 @@ var kindNames = [...]string{
 	KindCrash: "crash", KindPause: "pause", KindResume: "resume",
 	KindDrift: "drift", KindPartition: "partition", KindCut: "cut",
 	KindIsolate: "isolate", KindHeal: "heal", KindClog: "clog", KindNet: "net",
+	KindDropNext: "dropnext",
 }
 
 func (k Kind) String() string {
@@ -52,6 +54,7 @@ type Flags uint8
 const (
 	FlagDup     Flags = 1 << iota // the network's extra copy of a packet
 	FlagCorrupt                   // bits were flipped in this copy
+	FlagEarly                     // the harness delivered it ahead of its time (DeliverInFlight)
 )
 
 // DropReason says why the network lost a packet.
@@ -64,11 +67,12 @@ const (
 	DropOverflow DropReason = 3 // the link already had InflightPerLinkMax packets
 	DropDown     DropReason = 4 // the receiver was down at arrival (or crashed holding it)
 	DropUnknown  DropReason = 5 // no process has the destination address
+	DropHarness  DropReason = 6 // the harness dropped it (DropInFlight, DropNext)
 )
 
 var dropNames = [...]string{
 	DropRandom: "random", DropCut: "cut", DropOverflow: "overflow",
-	DropDown: "down", DropUnknown: "unknown",
+	DropDown: "down", DropUnknown: "unknown", DropHarness: "harness",
 }
 
 func (r DropReason) String() string {
@@ -92,8 +96,9 @@ type Event struct {
 	Flags  Flags
 	Reason DropReason
 	SentNs int64 // when a delivered packet was sent
-	// Data is the delivered payload. It aliases what the receiver got, so
-	// it shows what the receiver may since have changed.
+	// Data is the delivered payload, or the payload of a packet the
+	// harness dropped (DropHarness). A delivered payload aliases what the
+	// receiver got, so it shows what the receiver may since have changed.
 	Data    []byte
 	UntilNs int64      // clog end
 	Factor  float64    // drift factor
@@ -119,10 +124,15 @@ func (ev *Event) String() string {
 		if ev.Flags&FlagCorrupt != 0 {
 			b.WriteString(" corrupt")
 		}
+		if ev.Flags&FlagEarly != 0 {
+			b.WriteString(" early")
+		}
 	case KindDrop:
 		fmt.Fprintf(&b, " %d->%d len=%d %s", ev.From, ev.To, ev.Len, ev.Reason)
 	case KindCut:
 		fmt.Fprintf(&b, " %d->%d", ev.From, ev.To)
+	case KindDropNext:
+		fmt.Fprintf(&b, " %d->%d n=%d", ev.From, ev.To, ev.Len)
 	case KindClog:
 		fmt.Fprintf(&b, " %d->%d until=%s", ev.From, ev.To, fmtMs(ev.UntilNs))
 	case KindDrift:

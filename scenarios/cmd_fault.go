@@ -1,0 +1,201 @@
+package scenarios
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"paxlock/sim"
+)
+
+// Process and network faults. Each prints the simulator's trace line for
+// it. A fault that cannot apply (crashing a replica that is down, resuming
+// one that is not paused) is a mistake in the file, reported as an error
+// rather than ignored the way the simulator ignores it.
+
+// cmdProcess crashes, restarts, pauses or resumes replica n. A crash loses
+// memory and unsynced disk writes (torn= of cluster: the chance a torn
+// prefix survives); restart boots a fresh instance from the disk; pause
+// stops ticks and holds arriving packets until resume.
+//
+// Example:
+//
+//	crash n=1
+//	----
+//	t=52.000ms crash 1
+func (s *script) cmdProcess(a *args) error {
+	n := a.replica("n")
+	if err := a.done(); err != nil {
+		return err
+	}
+	w := s.c.World()
+	var bad string
+	switch {
+	case a.cmd == "crash" && !w.Up(n):
+		bad = "is already down"
+	case a.cmd == "restart" && w.Up(n):
+		bad = "is up (crash it first)"
+	case (a.cmd == "pause" || a.cmd == "resume") && !w.Up(n):
+		bad = "is down"
+	case a.cmd == "pause" && w.Paused(n):
+		bad = "is already paused"
+	case a.cmd == "resume" && !w.Paused(n):
+		bad = "is not paused"
+	}
+	if bad != "" {
+		return fmt.Errorf("%s: replica %d %s", a.cmd, n, bad)
+	}
+	return s.apply(a.cmd, func() {
+		switch a.cmd {
+		case "crash":
+			w.Crash(n)
+		case "restart":
+			w.Restart(n)
+		case "pause":
+			w.Pause(n)
+		case "resume":
+			w.Resume(n)
+		}
+	})
+}
+
+// apply runs a world call and turns a call the simulator refused into an
+// error (a pause before the replica has booted, say). After a checker
+// failure the world stands still (it may be stuck inside the event that
+// failed), and the call is skipped.
+func (s *script) apply(cmd string, fn func()) error {
+	if s.c.Err() != nil {
+		return nil
+	}
+	w := s.c.World()
+	before := w.Stats().Ignored
+	fn()
+	if w.Stats().Ignored != before {
+		return fmt.Errorf("%s: the simulator refused it now (has the cluster run yet? try tick first)", cmd)
+	}
+	return nil
+}
+
+// cmdDrift sets replica n's tick period to factor times the normal one
+// (0.5 ticks twice as fast, 2 half as fast): its timeouts, heartbeats and
+// resends run faster or slower than its peers'.
+//
+// Example:
+//
+//	drift n=2 factor=0.25
+//	----
+//	t=40.000ms drift 2 x0.2500
+func (s *script) cmdDrift(a *args) error {
+	n := a.replica("n")
+	f := a.factor("factor", 0)
+	if err := a.done(); err != nil {
+		return err
+	}
+	return s.apply(a.cmd, func() { s.c.World().SetDrift(n, f) })
+}
+
+// cmdPartition cuts every link between different groups, both ways,
+// replacing the cuts made before (clogs stay). Members are replicas and
+// clients (c1); whoever is named in no group keeps all its links (clients
+// usually reach both sides). Write groups without spaces.
+//
+// Example:
+//
+//	partition {1,2,c1} {3,4,5}
+//	----
+//	t=30.000ms partition {1,2,1000}|{3,4,5}
+func (s *script) cmdPartition(a *args) error {
+	var groups [][]sim.Addr
+	var seen []sim.Addr
+	for _, g := range a.bare() {
+		members, err := parseGroup(a, g)
+		if err != nil {
+			return err
+		}
+		for _, m := range members {
+			if slices.Contains(seen, m) {
+				return fmt.Errorf("partition: %s is in two groups", addrName(m))
+			}
+			seen = append(seen, m)
+		}
+		groups = append(groups, members)
+	}
+	if err := a.done(); err != nil {
+		return err
+	}
+	if len(groups) < 2 {
+		return fmt.Errorf("partition: want at least two groups, like partition {1,2} {3,4,5}")
+	}
+	return s.apply(a.cmd, func() { s.c.World().Partition(groups...) })
+}
+
+// parseGroup reads {1,2,c1}.
+func parseGroup(a *args, g string) ([]sim.Addr, error) {
+	in, ok := strings.CutPrefix(g, "{")
+	if ok {
+		in, ok = strings.CutSuffix(in, "}")
+	}
+	if !ok || in == "" {
+		return nil, fmt.Errorf("%s: %q: want groups like {1,2} {3,4,5,c1} (no spaces inside a group)", a.cmd, g)
+	}
+	var out []sim.Addr
+	for _, m := range strings.Split(in, ",") {
+		out = append(out, a.parseEndpoint("group", strings.TrimSpace(m)))
+	}
+	return out, a.err
+}
+
+// addrName prints a simulator address as a file writes it: 3 or c1.
+func addrName(a sim.Addr) string {
+	if a >= ClientAddrBase {
+		return fmt.Sprintf("c%d", a-ClientAddrBase+1)
+	}
+	return fmt.Sprint(a)
+}
+
+// cmdCut cuts the one-way link from -> to (replicas or clients); packets
+// on it are lost from now on, those in flight included. Cuts add up.
+//
+// Example:
+//
+//	cut from=1 to=3
+//	----
+//	t=20.000ms cut 1->3
+func (s *script) cmdCut(a *args) error {
+	from, to := a.endpoint("from"), a.endpoint("to")
+	if err := a.done(); err != nil {
+		return err
+	}
+	return s.apply(a.cmd, func() { s.c.World().Cut(from, to) })
+}
+
+// cmdIsolate cuts every link to and from n (a replica or a client),
+// adding to the cuts in place.
+//
+// Example:
+//
+//	isolate n=3
+//	----
+//	t=20.000ms isolate 3
+func (s *script) cmdIsolate(a *args) error {
+	n := a.endpoint("n")
+	if err := a.done(); err != nil {
+		return err
+	}
+	return s.apply(a.cmd, func() { s.c.World().Isolate(n) })
+}
+
+// cmdHeal removes every cut, clog and pending drop: the network is whole
+// (its random knobs aside; see net).
+//
+// Example:
+//
+//	heal
+//	----
+//	t=900.000ms heal
+func (s *script) cmdHeal(a *args) error {
+	if err := a.done(); err != nil {
+		return err
+	}
+	return s.apply(a.cmd, func() { s.c.World().Heal() })
+}
