@@ -168,8 +168,8 @@ func (s *Server) receive(from Addr, pkt []byte) {
 }
 
 // request handles one client request: answer from the at-most-once table
-// if it was applied already, else put it into the log (once per
-// ReproposeTicks, however often the client repeats it).
+// if it was applied already (a waiting Lock included), else put it into
+// the log (once per ReproposeTicks, however often the client repeats it).
 func (s *Server) request(from Addr, q *Request) {
 	if q.Op == OpStatus {
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Report, Leader: s.rep.Leader(),
@@ -190,10 +190,12 @@ func (s *Server) request(from Addr, q *Request) {
 	}
 	ref.addr, ref.seq, ref.seenAt = from, q.Seq, s.now
 	if res, ok := s.sm.Lookup(q.Client, q.Seq); ok {
+		// Applied already: answer from the at-most-once table. A Lock
+		// still Queued is in the replicated state too; this replica now
+		// knows where the client is and answers it when the grant is
+		// applied, so nothing goes into the log again.
 		s.replyResult(q.Client, q.Seq, res)
-		if res.Status != Queued {
-			return
-		}
+		return
 	}
 	if s.now-ref.proposedAt < s.cfg.ReproposeTicks {
 		return
