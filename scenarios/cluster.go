@@ -67,6 +67,9 @@ func (c *Cluster) RunUntilIdle(limit int64) (bool, error) {
 	return c.r.allDone(), c.Err()
 }
 
+// Idle reports whether every client has answered all its operations.
+func (c *Cluster) Idle() bool { return c.r.allDone() }
+
 // Err is the first checker failure so far (agreement, fencing, panics are
 // recovered by the caller).
 func (c *Cluster) Err() error {

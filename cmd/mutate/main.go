@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strings"
@@ -46,6 +47,7 @@ type options struct {
 	dir      string
 	only     string
 	seeds    int
+	checks   int
 	parallel int
 	results  string
 	verbose  bool
@@ -58,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.dir, "dir", "mutants", "directory of *.mut files")
 	fl.StringVar(&o.only, "only", "", "run only the mutants whose name contains this")
 	fl.IntVar(&o.seeds, "seeds", 3000, "seeds to sweep per mutant before calling it a survivor")
+	fl.IntVar(&o.checks, "checks", 2000, "rapid schedules to try per mutant (0: skip the rapid property)")
 	fl.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fl.StringVar(&o.results, "results", "", "write the result table (markdown) to this file")
 	fl.BoolVar(&o.verbose, "v", false, "print each mutant's paxsim output")
@@ -85,7 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		r.wall = time.Since(t0)
 		rows = append(rows, r)
 		fmt.Fprintln(stdout, r.line())
-		if !r.caught {
+		if !r.caught || (r.rapid.ran && !r.rapid.caught) {
 			bad = true
 		}
 	}
@@ -193,6 +196,7 @@ func parseMutant(name, text string) (mutant, error) {
 
 type result struct {
 	m       mutant
+	rapid   rapidResult
 	caught  bool
 	seed    uint64 // first failing seed
 	seeds   int    // seeds until caught (or swept)
@@ -207,9 +211,9 @@ func (r result) line() string {
 	case r.problem != "":
 		return fmt.Sprintf("%-28s BROKEN   %s", r.m.name, r.problem)
 	case r.caught:
-		return fmt.Sprintf("%-28s caught   after %d seeds (seed %d) by %s", r.m.name, r.seeds, r.seed, r.kind)
+		return fmt.Sprintf("%-28s caught   after %d seeds (seed %d) by %s; rapid: %s", r.m.name, r.seeds, r.seed, r.kind, r.rapid)
 	}
-	return fmt.Sprintf("%-28s SURVIVED %d seeds", r.m.name, r.seeds)
+	return fmt.Sprintf("%-28s SURVIVED %d seeds; rapid: %s", r.m.name, r.seeds, r.rapid)
 }
 
 // try applies m to a scratch copy of the module and sweeps it.
@@ -245,7 +249,46 @@ func try(root string, m mutant, o *options, stderr io.Writer) result {
 		r.problem = fmt.Sprintf("paxsim did not run: %v: %s", err, lastLine(errb.String()))
 		return r
 	}
-	return scan(r, &out)
+	r = scan(r, &out)
+	if o.checks > 0 {
+		r.rapid = tryRapid(tmp, o.checks)
+	}
+	return r
+}
+
+// rapidResult is what the rapid property made of a mutant.
+type rapidResult struct {
+	ran      bool
+	caught   bool
+	steps    int // shrunk schedule: steps drawn
+	commands int // and commands in its scenario file
+	err      string
+}
+
+var shrunkRe = regexp.MustCompile(`schedule: (\d+) steps, (\d+) commands`)
+
+// tryRapid runs the rapid schedule property in the mutant copy; a failure
+// is a catch, and the size of the minimized schedule is read from its
+// message (the last one printed is the minimized case).
+func tryRapid(dir string, checks int) rapidResult {
+	cmd := exec.Command("go", "test", "./scenarios", "-count=1", "-run", "^TestRapidSchedules$",
+		fmt.Sprintf("-rapid.checks=%d", checks), "-rapid.nofailfile")
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	r := rapidResult{ran: true}
+	if err == nil {
+		return r
+	}
+	m := shrunkRe.FindAllSubmatch(out, -1)
+	if len(m) == 0 {
+		r.err = lastLine(string(out))
+		return r
+	}
+	last := m[len(m)-1]
+	r.caught = true
+	fmt.Sscan(string(last[1]), &r.steps)
+	fmt.Sscan(string(last[2]), &r.commands)
+	return r
 }
 
 // scan reads paxsim's JSON lines: the lowest failing seed is the catch
@@ -318,9 +361,21 @@ func apply(dir string, e edit) error {
 	return os.WriteFile(p, []byte(strings.Replace(string(b), e.find, e.replace, 1)), 0o644)
 }
 
+func (r rapidResult) String() string {
+	switch {
+	case !r.ran:
+		return "not run"
+	case r.caught:
+		return fmt.Sprintf("caught, shrunk to %d steps (%d commands)", r.steps, r.commands)
+	case r.err != "":
+		return "error: " + r.err
+	}
+	return "not caught"
+}
+
 func renderTable(rows []result, o *options) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "| mutant | the bug | caught | seeds until caught | checker | what it printed |\n|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&b, "| mutant | the bug | caught | seeds until caught | checker | rapid (%d schedules) | what it printed |\n|---|---|---|---|---|---|---|\n", o.checks)
 	for _, r := range rows {
 		caught, seeds := "no", fmt.Sprintf("survived %d", r.seeds)
 		if r.caught {
@@ -333,7 +388,7 @@ func renderTable(rows []result, o *options) string {
 		if len(detail) > 140 {
 			detail = detail[:140] + "..."
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s |\n", r.m.name, r.m.about, caught, seeds, r.kind, detail)
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.m.name, r.m.about, caught, seeds, r.kind, r.rapid, detail)
 	}
 	return b.String()
 }

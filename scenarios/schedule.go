@@ -1,0 +1,228 @@
+package scenarios
+
+import (
+	"fmt"
+	"strings"
+
+	"pgregory.net/rapid"
+
+	"paxlock/lockmgr"
+)
+
+// A Schedule is a fault schedule in which every nondeterministic choice is
+// an explicit step: which client issues which operation, how long time
+// runs, which link's in-flight packets are delivered early or dropped,
+// which replica crashes, restarts or pauses, which partition forms and
+// heals. The network itself is quiet and FIFO (fixed latency, no random
+// loss), so everything that goes wrong is a step, and rapid can shrink a
+// failing schedule towards fewer faults, fewer operations and plain FIFO
+// delivery.
+//
+// A Schedule is run by rendering it as a scenario file and running that,
+// so the minimized failure rapid prints is exactly what was run.
+type Schedule struct {
+	Replicas int
+	Clients  int
+	Steps    []Step
+}
+
+// StepKind names a schedule step. The order matters for shrinking: rapid
+// shrinks a kind towards 0, so the benign steps come first.
+type StepKind uint8
+
+const (
+	StepRun       StepKind = iota // let time pass: Ms milliseconds
+	StepOp                        // client A starts Op on lock Name
+	StepDeliver                   // deliver what is in flight on A -> B now
+	StepDrop                      // drop what is in flight on A -> B
+	StepClog                      // hold A -> B for Ms milliseconds
+	StepCut                       // cut A -> B (one way) until the next heal
+	StepPartition                 // split replicas by bit mask A
+	StepHeal                      // remove every cut
+	StepPause                     // pause replica A
+	StepResume                    // resume replica A
+	StepCrash                     // crash replica A
+	StepRestart                   // restart replica A
+	stepKinds
+)
+
+// Step is one schedule entry; which fields matter depends on Kind.
+type Step struct {
+	Kind StepKind
+	A, B int
+	Ms   int
+	Op   lockmgr.Op
+	Name string
+}
+
+// ScheduleGen draws schedules of up to maxSteps steps.
+func ScheduleGen(maxSteps int) *rapid.Generator[Schedule] {
+	return rapid.Custom(func(t *rapid.T) Schedule {
+		s := Schedule{
+			Replicas: rapid.SampledFrom([]int{3, 5, 1}).Draw(t, "replicas"),
+			Clients:  rapid.IntRange(1, 3).Draw(t, "clients"),
+		}
+		s.Steps = rapid.SliceOfN(stepGen(s.Replicas, s.Clients), 1, maxSteps).Draw(t, "steps")
+		return s
+	})
+}
+
+func stepGen(replicas, clients int) *rapid.Generator[Step] {
+	return rapid.Custom(func(t *rapid.T) Step {
+		k := StepKind(rapid.IntRange(0, int(stepKinds)-1).Draw(t, "kind"))
+		node := func(label string) int { return rapid.IntRange(1, replicas).Draw(t, label) }
+		st := Step{Kind: k}
+		switch k {
+		case StepRun:
+			st.Ms = rapid.IntRange(1, 200).Draw(t, "ms")
+		case StepOp:
+			// Blocking Locks only ever take lock "a", so clients cannot
+			// deadlock each other (a holder's own Lock is re-entrant);
+			// "b" sees TryLock and Unlock.
+			st.A = rapid.IntRange(1, clients).Draw(t, "client")
+			st.Op = rapid.SampledFrom([]lockmgr.Op{lockmgr.OpLock, lockmgr.OpUnlock, lockmgr.OpTryLock}).Draw(t, "op")
+			st.Name = "a"
+			if st.Op != lockmgr.OpLock {
+				st.Name = rapid.SampledFrom([]string{"a", "b"}).Draw(t, "name")
+			}
+		case StepDeliver, StepDrop, StepCut:
+			st.A, st.B = node("from"), node("to")
+		case StepClog:
+			st.A, st.B = node("from"), node("to")
+			st.Ms = rapid.IntRange(1, 500).Draw(t, "ms")
+		case StepPartition:
+			if replicas > 1 {
+				st.A = rapid.IntRange(1, 1<<replicas-2).Draw(t, "mask")
+			}
+		case StepPause, StepResume, StepCrash, StepRestart:
+			st.A = node("node")
+		}
+		return st
+	})
+}
+
+// Render writes the schedule as a scenario file (commands only; running it
+// fills in the output). The file ends with the liveness phase: heal
+// everything, bring every replica back, let the clients finish, check.
+func (s *Schedule) Render() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# A fault schedule drawn by rapid (see scenarios/schedule.go).\n")
+	fmt.Fprintf(&b, "cluster replicas=%d clients=%d seed=1 latency=(200us, 200us)\n----\n\n", s.Replicas, s.Clients)
+	b.WriteString("# Boot: every process has started.\ntick\n----\n\n")
+	down, paused := map[int]bool{}, map[int]bool{}
+	for _, st := range s.Steps {
+		if line := s.renderStep(st, down, paused); line != "" {
+			fmt.Fprintf(&b, "%s\n----\n\n", line)
+		}
+	}
+	b.WriteString("# Liveness phase: every fault healed, every replica back.\nheal\n----\n\n")
+	for n := 1; n <= s.Replicas; n++ {
+		if down[n] {
+			fmt.Fprintf(&b, "restart n=%d\n----\n\n", n)
+		}
+		if paused[n] {
+			fmt.Fprintf(&b, "resume n=%d\n----\n\n", n)
+		}
+	}
+	b.WriteString("# Every client lets go, so no Lock waits forever on a holder\n# whose script ended.\n")
+	for c := 1; c <= s.Clients; c++ {
+		fmt.Fprintf(&b, "unlock c=%d k=a wait=false\n----\n\nunlock c=%d k=b wait=false\n----\n\n", c, c)
+	}
+	b.WriteString("stabilize\n----\n\ncheck\n----\n")
+	return b.String()
+}
+
+// RunSchedule renders s as a scenario file and runs it. It fails if a
+// checker failed (agreement, fencing, durability, linearizability, state
+// hashes, an assertion) or if, after the liveness phase, a client still has
+// an operation unanswered. A rendering the runner refuses is a bug here,
+// reported as such.
+func RunSchedule(s *Schedule) (transcript string, failure error) {
+	text := s.Render()
+	sc := newScript()
+	transcript, _, err := runTranscript("schedule", text, sc.exec)
+	if err != nil {
+		return transcript, fmt.Errorf("schedule did not run (a bug in Render): %w", err)
+	}
+	if err := sc.c.Check(); err != nil {
+		return transcript, err
+	}
+	if !sc.c.Idle() {
+		return transcript, fmt.Errorf("%s: operations unanswered after the liveness phase", FailLiveness)
+	}
+	return transcript, nil
+}
+
+// Commands counts the commands of the rendered file.
+func (s *Schedule) Commands() int { return strings.Count(s.Render(), "\n----\n") }
+
+// renderStep returns one command, or "" for a step that makes no sense in
+// the state the schedule reached (crashing a crashed replica, delivering on
+// a loop link), which is skipped so that shrinking never produces a file
+// that errors.
+func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
+	switch st.Kind {
+	case StepRun:
+		return fmt.Sprintf("run for=%dms", st.Ms)
+	case StepOp:
+		return fmt.Sprintf("%s c=%d k=%s wait=false", opCommand(st.Op), st.A, st.Name)
+	case StepDeliver, StepDrop, StepCut, StepClog:
+		if st.A == st.B {
+			return ""
+		}
+		switch st.Kind {
+		case StepDeliver:
+			return fmt.Sprintf("deliver from=%d to=%d", st.A, st.B)
+		case StepDrop:
+			return fmt.Sprintf("drop from=%d to=%d", st.A, st.B)
+		case StepCut:
+			return fmt.Sprintf("cut from=%d to=%d", st.A, st.B)
+		}
+		return fmt.Sprintf("clog from=%d to=%d for=%dms", st.A, st.B, st.Ms)
+	case StepPartition:
+		var in, out []string
+		for n := 1; n <= s.Replicas; n++ {
+			if st.A&(1<<(n-1)) != 0 {
+				in = append(in, fmt.Sprint(n))
+			} else {
+				out = append(out, fmt.Sprint(n))
+			}
+		}
+		if len(in) == 0 || len(out) == 0 {
+			return ""
+		}
+		return fmt.Sprintf("partition {%s} {%s}", strings.Join(in, ","), strings.Join(out, ","))
+	case StepHeal:
+		return "heal"
+	case StepCrash, StepRestart:
+		if down[st.A] == (st.Kind == StepCrash) {
+			return ""
+		}
+		down[st.A] = st.Kind == StepCrash
+		if st.Kind == StepCrash {
+			paused[st.A] = false
+			return fmt.Sprintf("crash n=%d", st.A)
+		}
+		return fmt.Sprintf("restart n=%d", st.A)
+	case StepPause, StepResume:
+		if down[st.A] || paused[st.A] == (st.Kind == StepPause) {
+			return ""
+		}
+		paused[st.A] = st.Kind == StepPause
+		if st.Kind == StepPause {
+			return fmt.Sprintf("pause n=%d", st.A)
+		}
+		return fmt.Sprintf("resume n=%d", st.A)
+	}
+	return ""
+}
+
+func opCommand(op lockmgr.Op) string {
+	switch op {
+	case lockmgr.OpLock:
+		return "lock"
+	case lockmgr.OpTryLock:
+		return "trylock"
+	}
+	return "unlock"
+}
