@@ -1,7 +1,6 @@
 package lockmgr
 
 import (
-	"errors"
 	"fmt"
 
 	"paxlock/paxos"
@@ -53,21 +52,46 @@ func (n *Node) Server() *Server { return n.srv }
 // cannot make its promises durable must not say anything more.
 func (n *Node) Err() error { return n.err }
 
-// Receive hands the node one packet from endpoint from.
+// Receive hands the node one packet from endpoint from and drives it:
+// Deliver, then Flush.
 func (n *Node) Receive(from Addr, pkt []byte) {
+	n.Deliver(from, pkt)
+	n.Flush()
+}
+
+// Tick advances the node's clock by one tick and drives it: Elapse, then
+// Flush.
+func (n *Node) Tick() {
+	n.Elapse()
+	n.Flush()
+}
+
+// Deliver hands the node one packet without driving it. A host that has
+// several packets at hand delivers them all and then calls Flush once, so
+// that the records they cause share one Sync (group commit). Nothing the
+// packet causes leaves the node before that Flush.
+func (n *Node) Deliver(from Addr, pkt []byte) {
 	if n.err != nil {
 		return
 	}
 	n.srv.receive(from, pkt)
-	n.drive()
 }
 
-// Tick advances the node's clock by one tick.
-func (n *Node) Tick() {
+// Elapse advances the node's clock by one tick without driving it; see
+// Deliver.
+func (n *Node) Elapse() {
 	if n.err != nil {
 		return
 	}
 	n.srv.tick()
+}
+
+// Flush runs the driver sequence over everything delivered and elapsed
+// since the last Flush.
+func (n *Node) Flush() {
+	if n.err != nil {
+		return
+	}
 	n.drive()
 }
 
@@ -83,6 +107,9 @@ func (n *Node) drive() {
 		}
 		for i := range rd.Messages {
 			m := &rd.Messages[i]
+			if s.OnSend != nil {
+				s.OnSend(m)
+			}
 			n.buf = paxos.AppendMessage(n.buf[:0], m)
 			n.net.Send(Addr(m.To), append([]byte(nil), n.buf...))
 		}
@@ -149,7 +176,11 @@ func ParseLog(b []byte) (recs []paxos.Record, valid int, err error) {
 	for valid < len(b) {
 		rec, n, err := paxos.DecodeRecord(b[valid:])
 		if err != nil {
-			if errors.Is(err, paxos.ErrTruncated) || isTornTail(b[valid:]) {
+			// Truncated or garbled, it is a torn tail only if nothing
+			// intact follows: a length field damaged to point past the
+			// end also reads as truncated, and must not hide the
+			// records after it.
+			if isTornTail(b[valid:]) {
 				return recs, valid, nil
 			}
 			return recs, valid, fmt.Errorf("lockmgr: log corrupt at byte %d of %d: %w", valid, len(b), err)
@@ -164,10 +195,12 @@ func ParseLog(b []byte) (recs []paxos.Record, valid int, err error) {
 // of the log: then it was the write in progress at a crash. A record with
 // intact records after it was damaged after it was written.
 func isTornTail(b []byte) bool {
-	// Scan forward for any intact record; finding one means mid-log damage.
-	for off := 1; off < len(b); off++ {
-		if _, k, err := paxos.DecodeRecord(b[off:]); err == nil && k > 0 {
-			return false
+	for off := 1; off+1 < len(b); off++ {
+		if b[off] != paxos.Version || b[off+1] != paxos.KindRecord {
+			continue // cheap filter: only checksum what could start a record
+		}
+		if _, _, err := paxos.DecodeRecord(b[off:]); err == nil {
+			return false // an intact record follows: mid-log damage
 		}
 	}
 	return true
