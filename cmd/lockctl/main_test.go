@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"paxlock/udphost"
+)
+
+// writeConfig writes a config for n loopback replicas on free ports.
+func writeConfig(t *testing.T, n int) string {
+	t.Helper()
+	var nodes []string
+	for i := range n {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, fmt.Sprintf(`{"id":%d,"addr":%q}`, i+1, c.LocalAddr().String()))
+		defer c.Close()
+	}
+	path := filepath.Join(t.TempDir(), "config.json")
+	if err := os.WriteFile(path, []byte(`{"nodes":[`+strings.Join(nodes, ",")+`]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func startNodes(t *testing.T, path string) {
+	t.Helper()
+	cfg, err := udphost.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range cfg.Peers() {
+		n, err := udphost.StartNode(udphost.NodeOptions{Config: cfg, ID: id, DataDir: filepath.Join(t.TempDir(), fmt.Sprint(id))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+	}
+}
+
+var clientID = regexp.MustCompile(`c[0-9]{2,}`)
+
+// TestScript runs the seed's REPL session as a script.
+func TestScript(t *testing.T) {
+	path := writeConfig(t, 3)
+	startNodes(t, path)
+	script := `lock 1
+# a comment, then a blank line
+
+trylock 1
+lock 2
+unlock 1
+unlock 1
+LOCK 3
+status
+exit
+lock 4
+`
+	var out, errw bytes.Buffer
+	code := run([]string{"-config", path}, strings.NewReader(script), &out, &errw)
+	got := clientID.ReplaceAllString(out.String(), "cX")
+	want := `lock 1: granted (token 1)
+Current Locks: {"1": cX (token 1)}
+trylock 1: granted (token 1)
+Current Locks: {"1": cX (token 1)}
+lock 2: granted (token 2)
+Current Locks: {"1": cX (token 1), "2": cX (token 2)}
+unlock 1: released
+Current Locks: {"2": cX (token 2)}
+unlock 1: not held by this client (cX)
+Current Locks: {"2": cX (token 2)}
+lock 3: granted (token 3)
+Current Locks: {"2": cX (token 2), "3": cX (token 3)}
+Current Locks: {"2": cX (token 2), "3": cX (token 3)}
+`
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("output:\n%s\nwant it to start with:\n%s", got, want)
+	}
+	for id := 1; id <= 3; id++ {
+		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held; bad_packet=0 stranger=0 .* oversized=0$`, id))
+		if !line.MatchString(got) {
+			t.Errorf("status has no counters line for node %d:\n%s", id, got)
+		}
+	}
+	if strings.Contains(got, "lock 4") || code != 0 || errw.Len() > 0 {
+		t.Fatalf("exit code %d, stderr %q, output after exit: %v", code, errw.String(), strings.Contains(got, "lock 4"))
+	}
+}
+
+func TestBadCommands(t *testing.T) {
+	path := writeConfig(t, 1)
+	startNodes(t, path)
+	var out, errw bytes.Buffer
+	code := run([]string{"-config", path}, strings.NewReader("frobnicate 1\nlock\nlock a b\nstatus now\nhelp\nlock "+strings.Repeat("n", 129)+"\n"), &out, &errw)
+	for _, want := range []string{
+		`unknown command "frobnicate": try help`,
+		"usage: lock NAME",
+		"usage: status",
+		"trylock K   acquire lock K if it is free",
+		"invalid lock name (want 1 to 128 bytes)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code != 1 {
+		t.Fatalf("exit code %d after failed commands, want 1", code)
+	}
+}
+
+// TestUnreachableCluster: nothing listens; every command says so within
+// the timeout and the REPL goes on to the next.
+func TestUnreachableCluster(t *testing.T) {
+	path := writeConfig(t, 3)
+	var out, errw bytes.Buffer
+	start := time.Now()
+	code := run([]string{"-config", path, "-timeout", "300ms"}, strings.NewReader("lock 1\nunlock 1\nstatus\n"), &out, &errw)
+	took := time.Since(start)
+	for _, want := range []string{
+		"lock 1: no answer from the cluster within 300ms (is it running? see paxgroup)",
+		"unlock 1: no answer from the cluster within 300ms",
+		"Current Locks: unknown (status: no answer from the cluster within 300ms",
+		"node 3 127.0.0.1:",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code != 1 || took > 3*time.Second {
+		t.Fatalf("exit code %d after %v: want 1, quickly", code, took)
+	}
+}
+
+func TestBadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(path, []byte(`{"nodes":[{"id":1,"addr":"127.0.0.1:7101"},{"id":1,"addr":"127.0.0.1:7102"}]}`), 0o644)
+	var out, errw bytes.Buffer
+	code := run([]string{"-config", path}, strings.NewReader(""), &out, &errw)
+	if code != 2 || !strings.Contains(errw.String(), "config.json: nodes[1].id: duplicate id 1") {
+		t.Fatalf("exit %d, stderr %q", code, errw.String())
+	}
+}
+
+// TestOneShot: a command on the command line runs alone.
+func TestOneShot(t *testing.T) {
+	path := writeConfig(t, 3)
+	startNodes(t, path)
+	var out, errw bytes.Buffer
+	if code := run([]string{"-config", path, "trylock", "7"}, strings.NewReader("lock 8\n"), &out, &errw); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errw.String())
+	}
+	got := clientID.ReplaceAllString(out.String(), "cX")
+	if want := "trylock 7: granted (token 1)\nCurrent Locks: {\"7\": cX (token 1)}\n"; got != want {
+		t.Fatalf("output %q, want %q", got, want)
+	}
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"paxlock/lockmgr"
+	"paxlock/udphost"
+)
+
+// syncBuffer is a bytes.Buffer safe for the launcher's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestGroup starts a 3-node group of paxosd processes, uses it, and stops
+// it as SIGINT would.
+func TestGroup(t *testing.T) {
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command on PATH to build paxosd")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "paxosd")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "paxlock/cmd/paxosd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var nodes []string
+	for i := range 3 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, fmt.Sprintf(`{"id":%d,"addr":%q}`, i+1, c.LocalAddr().String()))
+		c.Close()
+	}
+	cfgPath := filepath.Join(dir, "config.json")
+	os.WriteFile(cfgPath, []byte(`{"nodes":[`+strings.Join(nodes, ",")+`]}`), 0o644)
+
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errw syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-config", cfgPath, "-data", filepath.Join(dir, "data"), "-paxosd", bin}, &out, &errw)
+	}()
+
+	cfg, err := udphost.LoadConfig(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := udphost.NewClient(cfg, udphost.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	opCtx, opCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer opCancel()
+	comp, err := cl.Do(opCtx, lockmgr.OpLock, "g")
+	if err != nil || comp.Result.Status != lockmgr.Granted {
+		cancel()
+		t.Fatalf("lock on the launched group: %v %v\nstdout:\n%s\nstderr:\n%s", comp.Result, err, out.String(), errw.String())
+	}
+	cancel()
+	select {
+	case c := <-code:
+		if c != 0 {
+			t.Fatalf("paxgroup exit code %d\n%s", c, errw.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("paxgroup did not stop")
+	}
+	for _, want := range []string{"node 1: pid ", "node 3: pid ", "paxgroup: stopping 3 nodes"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
+	}
+	if !strings.Contains(errw.String(), "[node2] ") || !strings.Contains(errw.String(), "shutting down") {
+		t.Errorf("stderr lacks the nodes' prefixed logs:\n%s", errw.String())
+	}
+	for i := 1; i <= 3; i++ {
+		if _, err := os.Stat(filepath.Join(dir, "data", fmt.Sprintf("node%d", i), "wal")); err != nil {
+			t.Errorf("node %d data: %v", i, err)
+		}
+	}
+}
