@@ -14,6 +14,9 @@ import (
 // what its disk says.
 type durable struct {
 	promised paxos.Ballot
+	// before is the durable promise as it was before the latest sync: the
+	// promise a message leaving now was made under, at the least.
+	before   paxos.Ballot
 	accepted map[uint64]paxos.Ballot // slot -> ballot of a durable accept or chosen record
 	snapSlot uint64
 	pending  []paxos.Record // appended, not yet synced
@@ -49,12 +52,13 @@ func (d *durable) apply(recs []paxos.Record) {
 func (d *durable) append(recs []paxos.Record) { d.pending = append(d.pending, recs...) }
 
 func (d *durable) sync() {
+	d.before = d.promised
 	d.apply(d.pending)
 	d.pending = d.pending[:0]
 }
 
 func (d *durable) rewrite(recs []paxos.Record) {
-	*d = durable{accepted: map[uint64]paxos.Ballot{}, pending: d.pending[:0]}
+	*d = durable{accepted: map[uint64]paxos.Ballot{}, pending: d.pending[:0], before: d.promised}
 	d.apply(recs)
 }
 
@@ -68,6 +72,12 @@ func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error
 	}
 	if m.Type != paxos.MsgAccepted {
 		return nil
+	}
+	// An acceptor accepts nothing below what it promised. The sim host
+	// drives after every input, so the promise durable before this batch
+	// was in force when the value was accepted.
+	if m.Ballot.Less(d.before) {
+		return fmt.Errorf("replica %d sent %s below the ballot %v it had promised", id, paxos.DescribeMessage(m), d.before)
 	}
 	for _, s := range m.Slots {
 		if b, ok := d.accepted[s]; ok && b == m.Ballot || s < d.snapSlot {

@@ -35,6 +35,7 @@ const (
 	StepOp                        // client A starts Op on lock Name
 	StepDeliver                   // deliver what is in flight on A -> B now
 	StepDrop                      // drop what is in flight on A -> B
+	StepDropNext                  // drop the next packet sent on A -> B
 	StepClog                      // hold A -> B for Ms milliseconds
 	StepCut                       // cut A -> B (one way) until the next heal
 	StepPartition                 // split replicas by bit mask A
@@ -60,7 +61,7 @@ func ScheduleGen(maxSteps int) *rapid.Generator[Schedule] {
 	return rapid.Custom(func(t *rapid.T) Schedule {
 		s := Schedule{
 			Replicas: rapid.SampledFrom([]int{3, 5, 1}).Draw(t, "replicas"),
-			Clients:  rapid.IntRange(1, 3).Draw(t, "clients"),
+			Clients:  rapid.IntRange(1, 4).Draw(t, "clients"),
 		}
 		s.Steps = rapid.SliceOfN(stepGen(s.Replicas, s.Clients), 1, maxSteps).Draw(t, "steps")
 		return s
@@ -71,6 +72,9 @@ func stepGen(replicas, clients int) *rapid.Generator[Step] {
 	return rapid.Custom(func(t *rapid.T) Step {
 		k := StepKind(rapid.IntRange(0, int(stepKinds)-1).Draw(t, "kind"))
 		node := func(label string) int { return rapid.IntRange(1, replicas).Draw(t, label) }
+		// A link endpoint is a replica 1..N or, above N, a client, so that
+		// requests and replies can be lost or hurried too.
+		end := func(label string) int { return rapid.IntRange(1, replicas+clients).Draw(t, label) }
 		st := Step{Kind: k}
 		switch k {
 		case StepRun:
@@ -80,15 +84,17 @@ func stepGen(replicas, clients int) *rapid.Generator[Step] {
 			// deadlock each other (a holder's own Lock is re-entrant);
 			// "b" sees TryLock and Unlock.
 			st.A = rapid.IntRange(1, clients).Draw(t, "client")
-			st.Op = rapid.SampledFrom([]lockmgr.Op{lockmgr.OpLock, lockmgr.OpUnlock, lockmgr.OpTryLock}).Draw(t, "op")
+			st.Op = rapid.SampledFrom([]lockmgr.Op{lockmgr.OpLock, lockmgr.OpUnlock, lockmgr.OpLock, lockmgr.OpTryLock}).Draw(t, "op")
 			st.Name = "a"
 			if st.Op != lockmgr.OpLock {
 				st.Name = rapid.SampledFrom([]string{"a", "b"}).Draw(t, "name")
 			}
-		case StepDeliver, StepDrop, StepCut:
+		case StepDeliver, StepDrop, StepDropNext:
+			st.A, st.B = end("from"), end("to")
+		case StepCut:
 			st.A, st.B = node("from"), node("to")
 		case StepClog:
-			st.A, st.B = node("from"), node("to")
+			st.A, st.B = end("from"), end("to")
 			st.Ms = rapid.IntRange(1, 500).Draw(t, "ms")
 		case StepPartition:
 			if replicas > 1 {
@@ -166,19 +172,22 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 		return fmt.Sprintf("run for=%dms", st.Ms)
 	case StepOp:
 		return fmt.Sprintf("%s c=%d k=%s wait=false", opCommand(st.Op), st.A, st.Name)
-	case StepDeliver, StepDrop, StepCut, StepClog:
-		if st.A == st.B {
-			return ""
+	case StepDeliver, StepDrop, StepDropNext, StepCut, StepClog:
+		from, to := s.endpoint(st.A), s.endpoint(st.B)
+		if from == to || (st.A > s.Replicas && st.B > s.Replicas) {
+			return "" // a loop, or client to client: no such link
 		}
 		switch st.Kind {
 		case StepDeliver:
-			return fmt.Sprintf("deliver from=%d to=%d", st.A, st.B)
+			return fmt.Sprintf("deliver from=%s to=%s", from, to)
 		case StepDrop:
-			return fmt.Sprintf("drop from=%d to=%d", st.A, st.B)
+			return fmt.Sprintf("drop from=%s to=%s", from, to)
+		case StepDropNext:
+			return fmt.Sprintf("drop from=%s to=%s next=1", from, to)
 		case StepCut:
-			return fmt.Sprintf("cut from=%d to=%d", st.A, st.B)
+			return fmt.Sprintf("cut from=%s to=%s", from, to)
 		}
-		return fmt.Sprintf("clog from=%d to=%d for=%dms", st.A, st.B, st.Ms)
+		return fmt.Sprintf("clog from=%s to=%s for=%dms", from, to, st.Ms)
 	case StepPartition:
 		var in, out []string
 		for n := 1; n <= s.Replicas; n++ {
@@ -215,6 +224,14 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 		return fmt.Sprintf("resume n=%d", st.A)
 	}
 	return ""
+}
+
+// endpoint names link endpoint k: replica k, or client k-N.
+func (s *Schedule) endpoint(k int) string {
+	if k > s.Replicas {
+		return fmt.Sprintf("c%d", k-s.Replicas)
+	}
+	return fmt.Sprint(k)
 }
 
 func opCommand(op lockmgr.Op) string {
