@@ -136,4 +136,5 @@ func (r *Replica) followLeader(from ID, b Ballot) {
 	r.leader = from
 	r.electionElapsed = 0
 	r.backoffAttempts = 0
+	r.preVote = preVoteState{}
 }

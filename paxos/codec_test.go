@@ -261,7 +261,7 @@ func TestDecodeMessageRejects(t *testing.T) {
 		{"application kind", AppendFrame(nil, KindAppMin, heartbeatBody), ErrUnknownType},
 		{"record kind", AppendRecord(nil, &Record{Type: RecPromise}), ErrUnknownType},
 		{"msg type 0", frame(edit(0, 1, 0)), ErrUnknownType},
-		{"msg type 11", frame(edit(0, 1, 11)), ErrUnknownType},
+		{"msg type 13", frame(edit(0, 1, 13)), ErrUnknownType},
 		{"msg type 255", frame(edit(0, 1, 255)), ErrUnknownType},
 		{"empty body", frame(nil), ErrMalformed},
 		{"body ends early", frame(heartbeatBody[:len(heartbeatBody)-1]), ErrMalformed},

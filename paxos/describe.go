@@ -76,6 +76,12 @@ func DescribeMessage(m *Message) string {
 	case MsgChosen:
 		writeField(&b, "c", m.Commit)
 		writeEntries(&b, m.Entries)
+	case MsgPreVote:
+		writeBallot(&b, m.Ballot)
+		writeField(&b, "c", m.Commit)
+	case MsgPreVoteAck:
+		writeBallot(&b, m.Ballot)
+		writeBool(&b, "rej", m.Reject)
 	case MsgSnapshot:
 		writeField(&b, "s", m.Slot)
 		writeField(&b, "off", m.Offset)

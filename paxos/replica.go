@@ -70,6 +70,7 @@ type Replica struct {
 	maxSeen  Ballot // highest ballot seen anywhere: the next election goes above it
 	leader   ID     // the replica believed to lead, 0 if unknown
 	cand     candidateState
+	preVote  preVoteState
 	nextSlot uint64   // leader: next slot to propose into
 	pending  [][]byte // leader or candidate: commands waiting for a slot
 	active   uint64   // leader: peers heard from in this check-quorum window
@@ -219,7 +220,9 @@ func (r *Replica) Step(m *Message) {
 }
 
 func (r *Replica) stepMsg(m *Message) {
-	if r.maxSeen.Less(m.Ballot) {
+	// A pre-vote's ballot is only a proposal: nobody promised it, so it
+	// must not push the next election's ballot up.
+	if r.maxSeen.Less(m.Ballot) && m.Type != MsgPreVote && m.Type != MsgPreVoteAck {
 		r.maxSeen = m.Ballot
 	}
 	switch m.Type {
@@ -235,6 +238,8 @@ func (r *Replica) stepMsg(m *Message) {
 		r.handleChosen(m)
 	case MsgSnapshot:
 		r.handleSnapshot(m)
+	case MsgPreVote:
+		r.handlePreVote(m)
 	default:
 		r.step(r, m) // role-specific: promises, acceptances, forwards, acks
 	}

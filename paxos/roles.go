@@ -18,6 +18,7 @@ func (r *Replica) becomeFollower(leader ID) {
 	r.leader = leader
 	r.ballot = Ballot{}
 	r.cand = candidateState{}
+	r.preVote = preVoteState{}
 	r.electionElapsed = 0
 	r.resetElectionTimeout()
 }
@@ -39,11 +40,59 @@ func stepFollower(r *Replica, m *Message) {
 	// Promises, acceptances and acks are answers to a role this replica
 	// no longer has; forwards are dropped rather than forwarded again, so
 	// two replicas with stale views cannot bounce a command forever.
+	if m.Type == MsgPreVoteAck {
+		r.handlePreVoteAck(m)
+	}
 }
 
 func tickFollower(r *Replica) {
 	r.electionElapsed++
 	if r.electionElapsed >= r.electionTimeout {
+		if r.preVote.active {
+			r.backoffAttempts++ // the last round found no quorum
+		}
+		r.startPreVote()
+	}
+}
+
+// preVoteState is a pre-vote round in progress. Before raising any
+// ballot, a replica that lost its leader asks whether a quorum would
+// promise it (the job Raft gives to pre-vote). Nobody changes state for
+// a pre-vote, so a replica cut off in a minority, however many of them
+// there are, never leaves promises behind that would depose the
+// majority's leader once the partition heals.
+type preVoteState struct {
+	active bool
+	ballot Ballot
+	votes  uint64
+}
+
+func (r *Replica) startPreVote() {
+	round := max(r.maxSeen.Round, r.promised.Round) + 1
+	r.preVote = preVoteState{active: true, ballot: Ballot{Round: round, Node: r.id}, votes: 1 << r.self}
+	r.electionElapsed = 0
+	r.resetElectionTimeout()
+	if r.quorum == 1 {
+		r.startElection()
+		return
+	}
+	r.broadcast(Message{Type: MsgPreVote, Ballot: r.preVote.ballot, Commit: r.commit})
+}
+
+// handlePreVote answers whether this replica would promise m.Ballot now:
+// not while it hears a live leader (other than the asker), and never below
+// its promise. It changes nothing here.
+func (r *Replica) handlePreVote(m *Message) {
+	reject := m.Ballot.Less(r.promised) || (m.From != r.leader && r.leaderAlive())
+	r.send(Message{Type: MsgPreVoteAck, To: m.From, Ballot: m.Ballot, Reject: reject})
+}
+
+func (r *Replica) handlePreVoteAck(m *Message) {
+	if !r.preVote.active || m.Ballot != r.preVote.ballot || m.Reject {
+		return
+	}
+	r.preVote.votes |= 1 << r.peerIndex(m.From)
+	if popcount(r.preVote.votes) >= r.quorum {
 		r.startElection()
 	}
 }
@@ -60,6 +109,7 @@ type candidateState struct {
 }
 
 func (r *Replica) startElection() {
+	r.preVote = preVoteState{}
 	r.role = Candidate
 	r.step = stepCandidate
 	r.tick = tickCandidate

@@ -87,6 +87,12 @@ const (
 	// MsgSnapshot carries a chunk of the sender's snapshot: the state after
 	// applying every slot below Slot; Offset and Total place Data in it.
 	MsgSnapshot MsgType = 10
+	// MsgPreVote asks, before an election, whether the receiver would
+	// promise Ballot: it changes nothing at the receiver.
+	MsgPreVote MsgType = 11
+	// MsgPreVoteAck answers it; Reject=true if the receiver still hears a
+	// live leader or promised higher.
+	MsgPreVoteAck MsgType = 12
 )
 
 var msgTypeNames = [...]string{
@@ -100,6 +106,8 @@ var msgTypeNames = [...]string{
 	MsgCatchup:      "Catchup",
 	MsgChosen:       "Chosen",
 	MsgSnapshot:     "Snapshot",
+	MsgPreVote:      "PreVote",
+	MsgPreVoteAck:   "PreVoteAck",
 }
 
 func (t MsgType) String() string {
