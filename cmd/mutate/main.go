@@ -44,13 +44,14 @@ func main() {
 }
 
 type options struct {
-	dir      string
-	only     string
-	seeds    int
-	checks   int
-	parallel int
-	results  string
-	verbose  bool
+	dir       string
+	only      string
+	seeds     int
+	checks    int
+	rapidSeed uint64
+	parallel  int
+	results   string
+	verbose   bool
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -61,6 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.StringVar(&o.only, "only", "", "run only the mutants whose name contains this")
 	fl.IntVar(&o.seeds, "seeds", 3000, "seeds to sweep per mutant before calling it a survivor")
 	fl.IntVar(&o.checks, "checks", 2000, "rapid schedules to try per mutant (0: skip the rapid property)")
+	fl.Uint64Var(&o.rapidSeed, "rapid-seed", 0, "rapid's seed (0: a random one each run)")
 	fl.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fl.StringVar(&o.results, "results", "", "write the result table (markdown) to this file")
 	fl.BoolVar(&o.verbose, "v", false, "print each mutant's paxsim output")
@@ -251,7 +253,7 @@ func try(root string, m mutant, o *options, stderr io.Writer) result {
 	}
 	r = scan(r, &out)
 	if o.checks > 0 {
-		r.rapid = tryRapid(tmp, o.checks)
+		r.rapid = tryRapid(tmp, o.checks, o.rapidSeed)
 	}
 	return r
 }
@@ -270,9 +272,9 @@ var shrunkRe = regexp.MustCompile(`schedule: (\d+) steps, (\d+) commands`)
 // tryRapid runs the rapid schedule property in the mutant copy; a failure
 // is a catch, and the size of the minimized schedule is read from its
 // message (the last one printed is the minimized case).
-func tryRapid(dir string, checks int) rapidResult {
+func tryRapid(dir string, checks int, seed uint64) rapidResult {
 	cmd := exec.Command("go", "test", "./scenarios", "-count=1", "-run", "^TestRapidSchedules$",
-		fmt.Sprintf("-rapid.checks=%d", checks), "-rapid.nofailfile")
+		fmt.Sprintf("-rapid.checks=%d", checks), fmt.Sprintf("-rapid.seed=%d", seed), "-rapid.nofailfile")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	r := rapidResult{ran: true}
