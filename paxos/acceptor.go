@@ -46,6 +46,7 @@ func (r *Replica) handlePrepare(m *Message) {
 				r.becomeFollower(0)
 			}
 			r.leader = 0
+			r.preVote = preVoteState{} // promised another: our own round is moot
 			r.electionElapsed = 0 // give the candidate time to finish
 		}
 	}

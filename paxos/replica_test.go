@@ -290,11 +290,11 @@ func TestRandomFaults(t *testing.T) {
 		}
 		c.propose(l, "final")
 		c.run(100)
-		for _, id := range c.ids {
-			if !c.hasApplied(id, "final") {
-				t.Fatalf("seed %d: replica %d did not apply the command proposed after healing", seed, id)
-			}
+		if !c.hasApplied(l, "final") {
+			t.Fatalf("seed %d: the leader did not apply the command proposed after healing", seed)
 		}
+		// Every replica then holds the same chosen prefix (a replica may
+		// have got "final" inside a snapshot rather than applying it).
 		base := c.reps[1].Commit()
 		t.Logf("seed %d n=%d: %d proposals, commit %d, sent %d", seed, n, next, base, c.sent)
 		for _, id := range c.ids {
@@ -332,4 +332,50 @@ func TestLogStaysBounded(t *testing.T) {
 		t.Fatalf("log grew to %d slots (durable state %d records); want <= %d", maxLen, maxDurable, bound)
 	}
 	t.Logf("3000 commands in %d slots: log at most %d slots, durable state at most %d records", c.reps[1].Commit(), maxLen, maxDurable)
+}
+
+// TestPreVoteAfterLeaderDies: once a follower's own election timer fires
+// it no longer counts its old leader as alive, so it grants another
+// replica's pre-vote and prepare instead of refusing them for another
+// election timeout (found by the scenario catalogue: survivors of a
+// leader crash refused each other for rounds on a slow network).
+func TestPreVoteAfterLeaderDies(t *testing.T) {
+	c := newTestCluster(t, 3, 21)
+	c.run(5)
+	c.crash(1)
+	r2 := c.reps[2]
+	for r2.preVote.ballot.IsZero() {
+		r2.Tick()
+	}
+	if r2.leaderAlive() {
+		t.Fatal("a pre-voting replica still counts its silent leader as alive")
+	}
+	r2.Step(&Message{Type: MsgPreVote, From: 3, To: 2, Ballot: Ballot{Round: 2, Node: 3}})
+	acks := r2.Ready().Messages
+	r2.Advance()
+	for _, m := range acks {
+		if m.Type == MsgPreVoteAck && m.Reject {
+			t.Fatalf("pre-vote refused: %s", DescribeMessage(&m))
+		}
+	}
+}
+
+// TestPromiseCancelsPreVote: a replica that promised another candidate's
+// prepare must not start phase 1 on a late yes to its own pre-vote.
+func TestPromiseCancelsPreVote(t *testing.T) {
+	c := newTestCluster(t, 3, 22)
+	c.run(5)
+	c.crash(1)
+	r3 := c.reps[3]
+	for r3.preVote.ballot.IsZero() {
+		r3.Tick()
+	}
+	mine := r3.preVote.ballot
+	r3.Step(&Message{Type: MsgPrepare, From: 2, To: 3, Ballot: Ballot{Round: mine.Round, Node: 2}})
+	r3.Ready()
+	r3.Advance()
+	r3.Step(&Message{Type: MsgPreVoteAck, From: 2, To: 3, Ballot: mine})
+	if r3.Role() != Follower {
+		t.Fatalf("after promising 2, a late pre-vote yes made 3 a %v", r3.Role())
+	}
 }

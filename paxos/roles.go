@@ -70,6 +70,10 @@ type preVoteState struct {
 func (r *Replica) startPreVote() {
 	round := max(r.maxSeen.Round, r.promised.Round) + 1
 	r.preVote = preVoteState{active: true, ballot: Ballot{Round: round, Node: r.id}, votes: 1 << r.self}
+	// The leader went silent for a whole election timeout: stop counting
+	// it as alive, or this replica would refuse the other survivors'
+	// pre-votes and prepares for another timeout.
+	r.leader = 0
 	r.electionElapsed = 0
 	r.resetElectionTimeout()
 	if r.quorum == 1 {
