@@ -95,24 +95,24 @@ func (n *Node) Flush() {
 	n.drive()
 }
 
-// drive is the driver sequence. It is the only place that orders
-// durability against messages: nothing leaves before Sync returns.
+// drive is the driver sequence, the only place that orders durability
+// against messages: write the records, send what vouches for nothing
+// durable (so the leader's accepts are on their way while its own write
+// syncs), sync, send the promises and acceptances, apply, reply, advance.
 func (n *Node) drive() {
 	s := n.srv
 	for n.err == nil && s.rep.HasReady() {
 		rd := s.rep.Ready()
-		if err := n.persist(&rd); err != nil {
+		if err := n.write(&rd); err != nil {
 			n.err = err
 			return
 		}
-		for i := range rd.Messages {
-			m := &rd.Messages[i]
-			if s.OnSend != nil {
-				s.OnSend(m)
-			}
-			n.buf = paxos.AppendMessage(n.buf[:0], m)
-			n.net.Send(Addr(m.To), append([]byte(nil), n.buf...))
+		n.send(rd.Messages, false)
+		if err := n.sync(&rd); err != nil {
+			n.err = err
+			return
 		}
+		n.send(rd.Messages, true)
 		if rd.Snapshot != nil {
 			if err := s.restore(rd.Snapshot); err != nil {
 				n.err = err
@@ -129,7 +129,24 @@ func (n *Node) drive() {
 	n.flushReplies()
 }
 
-func (n *Node) persist(rd *paxos.Ready) error {
+// send sends the messages that vouch for durable state (durable=true) or
+// the others.
+func (n *Node) send(msgs []paxos.Message, durable bool) {
+	for i := range msgs {
+		m := &msgs[i]
+		if m.VouchesDurable() != durable {
+			continue
+		}
+		if n.srv.OnSend != nil {
+			n.srv.OnSend(m)
+		}
+		n.buf = paxos.AppendMessage(n.buf[:0], m)
+		n.net.Send(Addr(m.To), append([]byte(nil), n.buf...))
+	}
+}
+
+// write hands the Ready's records to storage (a rewrite is durable at once).
+func (n *Node) write(rd *paxos.Ready) error {
 	var err error
 	switch {
 	case rd.Rewrite:
@@ -137,10 +154,18 @@ func (n *Node) persist(rd *paxos.Ready) error {
 	case len(rd.Records) > 0:
 		err = n.store.Append(rd.Records)
 	}
-	if err == nil && rd.Sync && !rd.Rewrite {
-		err = n.store.Sync()
-	}
 	if err != nil {
+		return fmt.Errorf("lockmgr: storage: %w", err)
+	}
+	return nil
+}
+
+// sync makes the Ready's records durable, if they need it.
+func (n *Node) sync(rd *paxos.Ready) error {
+	if !rd.Sync || rd.Rewrite {
+		return nil
+	}
+	if err := n.store.Sync(); err != nil {
 		return fmt.Errorf("lockmgr: storage: %w", err)
 	}
 	return nil

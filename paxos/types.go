@@ -146,6 +146,16 @@ type Message struct {
 	Data   []byte
 }
 
+// VouchesDurable reports whether m vouches for durable state at its sender
+// (a promise, or an acceptance): it must not leave before the records of
+// the Ready that carries it are durable. Every other message may leave
+// while those records are still being written, which is how a leader's
+// own write overlaps with its followers' (DESIGN §2: the leader counts
+// its own vote only once durable, at Advance).
+func (m *Message) VouchesDurable() bool {
+	return !m.Reject && (m.Type == MsgPromise || m.Type == MsgAccepted)
+}
+
 // RecordType tags a durable Record.
 type RecordType uint8
 

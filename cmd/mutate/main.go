@@ -17,7 +17,8 @@
 //	<lines to put instead>
 //	@@@
 //
-// The exit code is 1 if any mutant survives or no longer applies.
+// The exit code is 1 if any mutant survives both the sweep and the rapid
+// property, or no longer applies.
 package main
 
 import (
@@ -90,8 +91,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		r.wall = time.Since(t0)
 		rows = append(rows, r)
 		fmt.Fprintln(stdout, r.line())
-		if !r.caught || (r.rapid.ran && !r.rapid.caught) {
-			bad = true
+		if !r.caught && !r.rapid.caught || r.problem != "" {
+			bad = true // survived both the sweep and the rapid property
 		}
 	}
 	table := renderTable(rows, &o)
