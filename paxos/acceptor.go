@@ -47,7 +47,7 @@ func (r *Replica) handlePrepare(m *Message) {
 			}
 			r.leader = 0
 			r.preVote = preVoteState{} // promised another: our own round is moot
-			r.electionElapsed = 0 // give the candidate time to finish
+			r.electionElapsed = 0      // give the candidate time to finish
 		}
 	}
 	reply := Message{Type: MsgPromise, To: m.From, Ballot: m.Ballot, Commit: r.commit}
