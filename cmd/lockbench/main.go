@@ -26,6 +26,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -44,6 +45,7 @@ type options struct {
 	timeout  time.Duration
 	warmup   time.Duration
 	quiet    bool
+	cpuprof  string
 }
 
 func main() {
@@ -62,6 +64,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Second, "an operation without an answer after this counts as an error")
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "run this long before measuring")
 	fs.BoolVar(&o.quiet, "q", false, "no live progress line")
+	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the measured run (with -start it covers the replicas too)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -78,6 +81,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer stop()
+	if o.cpuprof != "" {
+		f, err := os.Create(o.cpuprof)
+		if err != nil {
+			fmt.Fprintf(stderr, "lockbench: %v\n", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "lockbench: %v\n", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
+	}
 	res, err := bench(&o, cfg, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "lockbench: %v\n", err)
