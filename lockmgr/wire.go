@@ -67,11 +67,11 @@ func AppendRequest(dst []byte, q *Request) []byte {
 
 // DecodeRequest parses the body of a KindRequest frame.
 func DecodeRequest(body []byte) (Request, error) {
-	d := decoder{b: body}
-	q := Request{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Op: Op(d.byte1())}
+	d := reader{b: body}
+	q := Request{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Op: Op(d.byte())}
 	q.Name = d.str(NameBytesMax)
 	if err := d.finish(); err != nil {
-		return Request{}, err
+		return Request{}, fmt.Errorf("%w: request: %v", ErrBadPacket, err)
 	}
 	if !q.Op.valid() && q.Op != OpStatus {
 		return Request{}, fmt.Errorf("%w: unknown op %d", ErrBadPacket, q.Op)
@@ -122,8 +122,8 @@ func AppendReply(dst []byte, p *Reply) []byte {
 
 // DecodeReply parses the body of a KindReply frame.
 func DecodeReply(body []byte) (Reply, error) {
-	d := decoder{b: body}
-	p := Reply{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Status: Status(d.byte1()),
+	d := reader{b: body}
+	p := Reply{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Status: Status(d.byte()),
 		Token: d.uvarint(), Holder: ClientID(d.uvarint())}
 	leader := d.uvarint()
 	if leader > 1<<32-1 {
@@ -152,71 +152,7 @@ func DecodeReply(body []byte) (Reply, error) {
 		}
 	}
 	if err := d.finish(); err != nil {
-		return Reply{}, err
+		return Reply{}, fmt.Errorf("%w: reply: %v", ErrBadPacket, err)
 	}
 	return p, nil
-}
-
-// decoder reads fields from a body; the first failure sticks and every
-// later read returns zero, so callers check once at the end.
-type decoder struct {
-	b   []byte
-	err error
-}
-
-func (d *decoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: %s", ErrBadPacket, what)
-	}
-	d.b = nil
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) byte1() byte {
-	if len(d.b) < 1 {
-		d.fail("short")
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-// count reads a list length, refusing one the remaining bytes cannot hold
-// (each item needs at least itemMin bytes), so a hostile length cannot
-// force a large allocation.
-func (d *decoder) count(itemMin int) int {
-	n := d.uvarint()
-	if n > uint64(len(d.b)/itemMin) {
-		d.fail("count beyond packet")
-		return 0
-	}
-	return int(n)
-}
-
-func (d *decoder) str(maxLen int) string {
-	n := d.uvarint()
-	if n > uint64(maxLen) || n > uint64(len(d.b)) {
-		d.fail("string length")
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
-}
-
-func (d *decoder) finish() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("trailing bytes")
-	}
-	return d.err
 }
