@@ -100,9 +100,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if o.results != "" {
 		head := fmt.Sprintf("# Mutation suite: last result\n\n"+
 			"Each mutant is a known bug applied to a scratch copy of the module (never to the\n"+
-			"tree); the seed sweep then runs until a checker fails (`-failfast`).\n\n"+
-			"Command: `go run ./cmd/mutate -seeds %d -results %s`  \nRun: %s, %s/%s, %d CPUs\n\n",
-			o.seeds, o.results, time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
+			"tree); the seed sweep then runs until a checker fails (`-failfast`), and the rapid\n"+
+			"schedule property runs (its kept fail files under scenarios/testdata/rapid replay\n"+
+			"first, then fresh schedules). A mutant is caught if either catches it.\n\n"+
+			"Command: `go run ./cmd/mutate -seeds %d -checks %d -results %s`  \nRun: %s, %s/%s, %d CPUs\n\n",
+			o.seeds, o.checks, o.results, time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 		if err := os.WriteFile(o.results, []byte(head+table), 0o644); err != nil {
 			fmt.Fprintf(stderr, "mutate: %v\n", err)
 			return 2
