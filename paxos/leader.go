@@ -60,6 +60,7 @@ func (r *Replica) proposeAt(n uint64, cmds [][]byte) Entry {
 // window has room.
 func (r *Replica) proposePending() {
 	var out []Entry
+	r.nextSlot = max(r.nextSlot, r.commit) // never into a chosen or compacted slot
 	for len(r.pending) > 0 && r.nextSlot < r.commit+uint64(r.cfg.WindowSlots) {
 		k, size := 0, 0
 		for k < len(r.pending) && k < r.cfg.BatchCmdsMax {

@@ -110,6 +110,9 @@ func (r *Replica) handleCatchup(m *Message) {
 }
 
 func (r *Replica) handleChosen(m *Message) {
+	if r.role == Leader && m.Commit > r.commit {
+		r.becomeFollower(0) // others chose beyond this leader: it is stale
+	}
 	for i := range m.Entries {
 		r.learnChosen(&m.Entries[i])
 	}
@@ -142,27 +145,42 @@ type snapshotIn struct {
 	from ID
 	slot uint64
 	buf  []byte
-	have []uint64 // offsets received
-	got  uint64
+	have []uint64 // bitmap of the chunk indexes received
+	got  uint64   // chunks received
 }
 
+// handleSnapshot takes one chunk of a peer's snapshot. Chunks are
+// MsgBytesMax long (the last one shorter) at multiples of it, so a bitmap of
+// chunk indexes says exactly when the whole snapshot is there; a chunk of
+// any other shape is dropped, so overlapping or empty chunks cannot fake
+// completion or grow the state.
 func (r *Replica) handleSnapshot(m *Message) {
-	if m.Slot <= r.commit || m.Total > uint64(r.cfg.SnapshotBytesMax) ||
-		m.Offset > m.Total || uint64(len(m.Data)) > m.Total-m.Offset {
+	chunk := uint64(r.cfg.MsgBytesMax)
+	if m.Slot <= r.commit || m.Total > uint64(r.cfg.SnapshotBytesMax) || m.Offset%chunk != 0 ||
+		m.Offset > m.Total || uint64(len(m.Data)) != min(chunk, m.Total-m.Offset) ||
+		(len(m.Data) == 0 && m.Total != 0) {
 		return
 	}
+	if r.role == Leader {
+		// Someone knows slots chosen beyond this leader's commit, so a
+		// higher ballot chose them: this leader is stale.
+		r.becomeFollower(0)
+	}
 	in := &r.snapIn
+	chunks := (m.Total + chunk - 1) / chunk
 	if in.from != m.From || in.slot != m.Slot || uint64(len(in.buf)) != m.Total {
-		*in = snapshotIn{from: m.From, slot: m.Slot, buf: make([]byte, m.Total)}
+		*in = snapshotIn{from: m.From, slot: m.Slot, buf: make([]byte, m.Total), have: make([]uint64, (chunks+63)/64)}
 	}
-	for _, off := range in.have {
-		if off == m.Offset {
-			return // duplicate chunk
-		}
+	i := m.Offset / chunk
+	if len(in.have) > 0 && in.have[i/64]&(1<<(i%64)) != 0 {
+		return // duplicate chunk
 	}
-	in.have = append(in.have, m.Offset)
-	in.got += uint64(copy(in.buf[m.Offset:], m.Data))
-	if in.got < m.Total {
+	if len(in.have) > 0 {
+		in.have[i/64] |= 1 << (i % 64)
+	}
+	copy(in.buf[m.Offset:], m.Data)
+	in.got++
+	if in.got < chunks {
 		return
 	}
 	r.installSnapshot(Snapshot{Slot: m.Slot, Data: in.buf})

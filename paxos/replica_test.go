@@ -379,3 +379,36 @@ func TestPromiseCancelsPreVote(t *testing.T) {
 		t.Fatalf("after promising 2, a late pre-vote yes made 3 a %v", r3.Role())
 	}
 }
+
+// TestLeaderWaitsForOwnPromise: a host that delivers several packets
+// before one flush (group commit) may hand a candidate a quorum of others'
+// promises before its own promise record is durable. It must not lead
+// (and send accepts) until its own promise counted, or after a power loss
+// it could reuse the ballot with other values.
+func TestLeaderWaitsForOwnPromise(t *testing.T) {
+	c := newTestCluster(t, 5, 23)
+	r := c.reps[1]
+	r.Tick() // replica 1 starts its pre-vote at once
+	rd := r.Ready()
+	r.Advance()
+	_ = rd
+	for _, p := range []ID{2, 3, 4} {
+		r.Step(&Message{Type: MsgPreVoteAck, From: p, To: 1, Ballot: r.preVote.ballot})
+	}
+	if r.Role() != Candidate {
+		t.Fatalf("role %v after a quorum of pre-votes", r.Role())
+	}
+	b := r.Ballot()
+	// Three promises in one batch, with no Ready/Advance in between.
+	for _, p := range []ID{2, 3, 4} {
+		r.Step(&Message{Type: MsgPromise, From: p, To: 1, Ballot: b})
+	}
+	if r.Role() == Leader {
+		t.Fatal("leader before its own promise was durable")
+	}
+	rd = r.Ready()
+	r.Advance() // the self-promise is durable now and counts
+	if r.Role() != Leader {
+		t.Fatalf("role %v after its own promise counted", r.Role())
+	}
+}

@@ -110,6 +110,7 @@ type candidateState struct {
 	best       slotLog  // highest-ballot accepted value reported per slot
 	peerCommit uint64   // highest chosen prefix a promiser reported
 	askedSelf  bool     // the candidate's own promise was asked for
+	dropped    bool     // a promised value was beyond LogSlotsMax: do not lead
 }
 
 func (r *Replica) startElection() {
@@ -195,7 +196,11 @@ func stepCandidate(r *Replica, m *Message) {
 func (r *Replica) mergePromise(es []Entry) {
 	for i := range es {
 		e := &es[i]
-		if e.Slot < r.cand.best.start || e.Slot-r.cand.best.start >= uint64(r.cfg.LogSlotsMax) {
+		if e.Slot < r.cand.best.start {
+			continue // below the prefix the candidate knows chosen
+		}
+		if e.Slot-r.cand.best.start >= uint64(r.cfg.LogSlotsMax) {
+			r.cand.dropped = true // cannot hold it: must not lead this round
 			continue
 		}
 		b := r.cand.best.at(e.Slot)
@@ -208,8 +213,17 @@ func (r *Replica) mergePromise(es []Entry) {
 // maybeLead finishes phase 1 once a quorum promised and this replica knows
 // every slot any of them knows to be chosen (below that, a promiser may have
 // compacted its log and could not report its values).
+//
+// It also waits for its own promise, which counts only once durable: a
+// host that group-commits may hand it a quorum of others' promises first,
+// and a leader whose ballot is not durably promised could, after a power
+// loss, take the same ballot again and propose other values under it. And
+// it refuses to lead while a promised value fell outside what it could
+// hold (a candidate far behind): the election times out and runs again
+// from the chosen prefix it has caught up to by then.
 func (r *Replica) maybeLead() {
-	if popcount(r.cand.done) >= r.quorum && r.commit >= r.cand.peerCommit {
+	if popcount(r.cand.done) >= r.quorum && r.cand.done&(1<<r.self) != 0 &&
+		r.commit >= r.cand.peerCommit && !r.cand.dropped {
 		r.becomeLeader()
 	}
 }
