@@ -103,6 +103,18 @@ func (n *Node) drive() {
 	s := n.srv
 	for n.err == nil && s.rep.HasReady() {
 		rd := s.rep.Ready()
+		// A snapshot from a peer is decoded before anything is written: one
+		// that does not decode stops the node without becoming durable, so
+		// a restart fetches a good one instead of failing on it forever.
+		var snapSM *StateMachine
+		if rd.Snapshot != nil {
+			sm, err := s.decodeSnapshot(rd.Snapshot)
+			if err != nil {
+				n.err = err
+				return
+			}
+			snapSM = sm
+		}
 		if err := n.write(&rd); err != nil {
 			n.err = err
 			return
@@ -113,11 +125,8 @@ func (n *Node) drive() {
 			return
 		}
 		n.send(rd.Messages, true)
-		if rd.Snapshot != nil {
-			if err := s.restore(rd.Snapshot); err != nil {
-				n.err = err
-				return
-			}
+		if snapSM != nil {
+			s.adopt(snapSM)
 		}
 		for _, e := range rd.Committed {
 			s.apply(e)

@@ -246,24 +246,25 @@ func (s *Server) reply(to Addr, p *Reply) {
 	s.replies = append(s.replies, Packet{To: to, Data: AppendReply(nil, p)})
 }
 
-// restore resets the state machine to a snapshot handed out by the replica.
-func (s *Server) restore(snap *paxos.Snapshot) error {
+// decodeSnapshot builds the state machine a snapshot handed out by the
+// replica describes, without adopting it yet.
+func (s *Server) decodeSnapshot(snap *paxos.Snapshot) (*StateMachine, error) {
 	if len(snap.Data) == 0 {
-		s.sm = NewStateMachine(s.cfg.SM)
-		if s.OnRestore != nil {
-			s.OnRestore()
-		}
-		return nil
+		return NewStateMachine(s.cfg.SM), nil
 	}
 	sm, err := RestoreStateMachine(s.cfg.SM, snap.Data)
 	if err != nil {
-		return fmt.Errorf("lockmgr: restore snapshot at slot %d: %w", snap.Slot, err)
+		return nil, fmt.Errorf("lockmgr: snapshot at slot %d: %w", snap.Slot, err)
 	}
+	return sm, nil
+}
+
+// adopt resets the state machine to one decoded from a snapshot.
+func (s *Server) adopt(sm *StateMachine) {
 	s.sm = sm
 	if s.OnRestore != nil {
 		s.OnRestore()
 	}
-	return nil
 }
 
 // tick advances time by one tick and forgets long-silent clients' return
