@@ -39,7 +39,7 @@ func WriteArtifacts(dir string, scn *Scenario, res *Result) error {
 	if err := os.WriteFile(txt, []byte(ExportScenario(scn, res)), 0o644); err != nil {
 		return err
 	}
-	summary := fmt.Sprintf("seed %d: %s\nreplay: go run ./cmd/paxsim -seed %d -v\n    or: go run ./cmd/paxsim -scenario %s\ntrace hash %016x, %d events, %d/%d ops\n",
+	summary := fmt.Sprintf("seed %d: %s\nreplay: go run ./cmd/paxsim -seed %d -v (plus the sweep's range flags, if any)\n    or: go run ./cmd/paxsim -scenario %s\ntrace hash %016x, %d events, %d/%d ops\n",
 		res.Seed, res.Summary(), res.Seed, txt, res.TraceHash, res.Events, res.Ops, res.OpsTotal)
 	return os.WriteFile(filepath.Join(dir, "failure.txt"), []byte(summary), 0o644)
 }

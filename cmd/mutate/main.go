@@ -312,7 +312,8 @@ func scan(r result, out *bytes.Buffer) result {
 			continue
 		}
 		r.seeds++
-		if !l.OK && (!r.caught || l.Seed < r.seed) {
+		// A porcupine timeout is no verdict: it does not count as a catch.
+		if !l.OK && l.Kind != "check-timeout" && (!r.caught || l.Seed < r.seed) {
 			r.caught, r.seed, r.kind, r.detail = true, l.Seed, l.Kind, l.Detail
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -37,7 +38,8 @@ import (
 type options struct {
 	seeds    int
 	start    uint64
-	seed     int64
+	seed     seedFlag
+	swarm    []string // the range flags given, repeated in every replay line
 	verbose  bool
 	trace    bool
 	json     bool
@@ -65,7 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch {
 	case opt.scenario != "":
 		return runScenarioFile(opt, stdout, stderr)
-	case opt.seed >= 0:
+	case opt.seed.set:
 		return replay(opt, stdout, stderr)
 	}
 	return sweep(opt, stdout, stderr)
@@ -77,7 +79,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	opt := &options{ranges: scenarios.DefaultRanges()}
 	fs.IntVar(&opt.seeds, "seeds", 500, "number of seeds to sweep")
 	fs.Uint64Var(&opt.start, "start", 1, "first seed of the sweep")
-	fs.Int64Var(&opt.seed, "seed", -1, "replay this one seed")
+	fs.Var(&opt.seed, "seed", "replay this one seed")
 	fs.BoolVar(&opt.verbose, "v", false, "with -seed: print the scenario and the history")
 	fs.BoolVar(&opt.trace, "trace", false, "with -seed: print every simulator event")
 	fs.BoolVar(&opt.json, "json", false, "print one JSON object per seed")
@@ -104,6 +106,13 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
 	}
+	// A replay line must regenerate the same scenario, so it repeats the
+	// range flags the sweep was given (in the order the flag set lists them).
+	fs.Visit(func(f *flag.Flag) {
+		if rangeFlags[f.Name] {
+			opt.swarm = append(opt.swarm, "-"+f.Name, f.Value.String())
+		}
+	})
 	sizes, err := parseSizes(*replicas)
 	if err != nil {
 		return nil, err
@@ -168,7 +177,36 @@ type seedLine struct {
 	Replay    string `json:"replay,omitempty"`
 }
 
-func replayCmd(seed uint64) string { return fmt.Sprintf("go run ./cmd/paxsim -seed %d -v", seed) }
+// rangeFlags are the flags that shape Generate's draw.
+var rangeFlags = map[string]bool{
+	"replicas": true, "clients-min": true, "clients-max": true, "ops-min": true, "ops-max": true,
+	"locks-min": true, "locks-max": true, "drop-max": true, "dup-max": true, "corrupt-max": true, "faults-max": true,
+}
+
+// seedFlag is a uint64 flag that knows whether it was given.
+type seedFlag struct {
+	set bool
+	v   uint64
+}
+
+func (f *seedFlag) String() string { return strconv.FormatUint(f.v, 10) }
+
+func (f *seedFlag) Set(s string) error {
+	v, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return fmt.Errorf("want a seed 0..%d", uint64(math.MaxUint64))
+	}
+	f.set, f.v = true, v
+	return nil
+}
+
+func replayCmd(opt *options, seed uint64) string {
+	cmd := fmt.Sprintf("go run ./cmd/paxsim -seed %d -v", seed)
+	if len(opt.swarm) > 0 {
+		cmd += " " + strings.Join(opt.swarm, " ")
+	}
+	return cmd
+}
 
 type totals struct {
 	seeds, failures, ops int
@@ -248,7 +286,7 @@ func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall 
 			OpsTotal: res.OpsTotal, Events: res.Events, VirtualMs: res.VirtualNs / 1e6,
 			WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash)}
 		if !res.OK {
-			line.Replay = replayCmd(res.Seed)
+			line.Replay = replayCmd(opt, res.Seed)
 		}
 		b, _ := json.Marshal(line)
 		fmt.Fprintln(stdout, string(b))
@@ -256,7 +294,7 @@ func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall 
 	if res.OK {
 		return
 	}
-	fmt.Fprintf(stderr, "\rFAIL seed %d: %s\n    replay: %s\n", res.Seed, firstLine(res.Summary()), replayCmd(res.Seed))
+	fmt.Fprintf(stderr, "\rFAIL seed %d: %s\n    replay: %s\n", res.Seed, firstLine(res.Summary()), replayCmd(opt, res.Seed))
 	if opt.out != "" {
 		dir, err := writeArtifacts(opt.out, opt.ranges, res.Seed)
 		if err != nil {
@@ -325,7 +363,7 @@ func (p *progress) done() {
 // replay runs one seed, optionally printing its scenario, history and
 // every event, and writes artifacts with -out.
 func replay(opt *options, stdout, stderr io.Writer) int {
-	seed := uint64(opt.seed)
+	seed := opt.seed.v
 	scn := scenarios.Generate(seed, opt.ranges)
 	o := scenarios.Options{KeepTrace: opt.trace}
 	if opt.verbose {

@@ -80,3 +80,23 @@ func TestSweepJSONAndReplay(t *testing.T) {
 		t.Fatalf("replay trace hash %v, sweep %v", v["trace_hash"], hashes[12])
 	}
 }
+
+// TestReplayLineCarriesRanges: a failure found under narrowed ranges must
+// print a replay line that regenerates the same scenario.
+func TestReplayLineCarriesRanges(t *testing.T) {
+	var errb bytes.Buffer
+	opt, err := parseFlags([]string{"-replicas", "5", "-drop-max", "0.3", "-seeds", "7"}, &errb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := replayCmd(opt, 42)
+	if got != "go run ./cmd/paxsim -seed 42 -v -drop-max 0.3 -replicas 5" {
+		t.Fatalf("replay line %q", got)
+	}
+	if _, err := parseFlags([]string{"-seed", "18446744073709551615"}, &errb); err != nil {
+		t.Fatalf("largest uint64 seed refused: %v", err)
+	}
+	if _, err := parseFlags([]string{"-seed", "-1"}, &errb); err == nil {
+		t.Fatal("negative seed accepted")
+	}
+}
