@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"slices"
 
 	"paxlock/paxos"
 )
@@ -16,14 +17,18 @@ type durable struct {
 	promised paxos.Ballot
 	// before is the durable promise as it was before the latest sync: the
 	// promise a message leaving now was made under, at the least.
-	before   paxos.Ballot
-	accepted map[uint64]paxos.Ballot // slot -> ballot of a durable accept or chosen record
+	before paxos.Ballot
+	// accepted: slot -> every ballot a durable accept or chosen record
+	// names for it. All of them, not the latest: under group commit one
+	// sync can cover an acceptance at one ballot and a later one at a
+	// higher ballot, and the first acknowledgment is still true.
+	accepted map[uint64][]paxos.Ballot
 	snapSlot uint64
 	pending  []paxos.Record // appended, not yet synced
 }
 
 func newDurable(recs []paxos.Record) *durable {
-	d := &durable{accepted: map[uint64]paxos.Ballot{}}
+	d := &durable{accepted: map[uint64][]paxos.Ballot{}}
 	d.apply(recs)
 	return d
 }
@@ -37,7 +42,9 @@ func (d *durable) apply(recs []paxos.Record) {
 				d.promised = r.Ballot
 			}
 		case paxos.RecAccept, paxos.RecChosen:
-			d.accepted[r.Entry.Slot] = r.Entry.Ballot
+			if !slices.Contains(d.accepted[r.Entry.Slot], r.Entry.Ballot) {
+				d.accepted[r.Entry.Slot] = append(d.accepted[r.Entry.Slot], r.Entry.Ballot)
+			}
 		case paxos.RecSnapshot:
 			d.snapSlot = max(d.snapSlot, r.Slot)
 			for s := range d.accepted {
@@ -57,13 +64,33 @@ func (d *durable) sync() {
 	d.pending = d.pending[:0]
 }
 
+// rewrite replaces the log with recs. An acceptance made durable earlier
+// in the same batch and superseded in recs by a higher ballot was still
+// made, so what was known above the new snapshot is kept.
 func (d *durable) rewrite(recs []paxos.Record) {
-	*d = durable{accepted: map[uint64]paxos.Ballot{}, pending: d.pending[:0], before: d.promised}
+	old := d.accepted
+	*d = durable{accepted: map[uint64][]paxos.Ballot{}, pending: d.pending[:0], before: d.promised}
 	d.apply(recs)
+	for slot, bs := range old { // order-independent: set union
+		if slot >= d.snapSlot {
+			for _, b := range bs {
+				if !slices.Contains(d.accepted[slot], b) {
+					d.accepted[slot] = append(d.accepted[slot], b)
+				}
+			}
+		}
+	}
 }
 
 // vouch checks a message as it leaves replica id.
 func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error {
+	if m.Type == paxos.MsgAccept && len(m.Entries) > 0 && d.promised.Less(m.Ballot) {
+		// A leader proposes only under a ballot its own disk promised:
+		// else, after a crash, it could take that ballot again and
+		// propose other values under it.
+		return fmt.Errorf("replica %d sent %s before its disk promised that ballot (it promises %v)",
+			id, paxos.DescribeMessage(m), d.promised)
+	}
 	if m.Reject || (m.Type != paxos.MsgPromise && m.Type != paxos.MsgAccepted) {
 		return nil
 	}
@@ -80,7 +107,7 @@ func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error
 		return fmt.Errorf("replica %d sent %s below the ballot %v it had promised", id, paxos.DescribeMessage(m), d.before)
 	}
 	for _, s := range m.Slots {
-		if b, ok := d.accepted[s]; ok && b == m.Ballot || s < d.snapSlot {
+		if slices.Contains(d.accepted[s], m.Ballot) || s < d.snapSlot {
 			continue
 		}
 		if st, _ := rep.Slot(s); st == paxos.SlotChosen || st == paxos.SlotCleared {

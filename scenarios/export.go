@@ -57,6 +57,9 @@ func ExportScenario(scn *Scenario, res *Result) string {
 	fmt.Fprintf(&b, "replay seed=%d replicas=%d tick=%s client-tick=%s think=%s safety=%s liveness=%s\n",
 		scn.Seed, scn.Replicas, fmtDur(scn.TickNs), fmtDur(scn.ClientTickNs), fmtDur(scn.ThinkNs),
 		fmtDur(scn.SafetyNs), fmtDur(scn.LivenessNs))
+	if scn.GroupCommit {
+		b.WriteString("group-commit\n")
+	}
 	n := scn.Sim.Net
 	fmt.Fprintf(&b, "net drop=%s dup=%s corrupt=%s latency=(%s, %s) tail=(%s, %s) reorder=(%s, %s) inflight=%d\n",
 		fmtFloat(n.DropProb), fmtFloat(n.DupProb), fmtFloat(n.CorruptProb), fmtDur(n.LatencyMinNs), fmtDur(n.LatencyMaxNs),
@@ -229,6 +232,8 @@ func (p *replayParser) line(line string) error {
 		a.netKnobs(&p.net)
 	case "disk":
 		p.scn.Sim.DiskTornProb = a.prob("torn", 0)
+	case "group-commit":
+		p.scn.GroupCommit = true
 	case "clocks":
 		if v, ok := a.value("drift-max"); ok {
 			p.scn.Sim.DriftMax = a.parseProb("drift-max", v)
@@ -248,7 +253,7 @@ func (p *replayParser) line(line string) error {
 				return p.fault(a, k)
 			}
 		}
-		names := []string{"net", "disk", "clocks", "drift", "client"}
+		names := []string{"net", "disk", "group-commit", "clocks", "drift", "client"}
 		for k := FaultCrash; k <= FaultDrift; k++ {
 			names = append(names, k.String())
 		}

@@ -104,10 +104,15 @@ func (p *replicaProc) Start(env sim.Env) {
 }
 
 func (p *replicaProc) Receive(env sim.Env, from sim.Addr, data []byte) {
-	if p.node != nil {
-		p.tr.env = env
-		p.node.Receive(lockmgr.Addr(from), data)
+	if p.node == nil {
+		return
 	}
+	p.tr.env = env
+	if p.run.scn.GroupCommit {
+		p.node.Deliver(lockmgr.Addr(from), data) // driven at the next tick
+		return
+	}
+	p.node.Receive(lockmgr.Addr(from), data)
 }
 
 func (p *replicaProc) Tick(env sim.Env) {

@@ -38,8 +38,13 @@ type Scenario struct {
 	ClientTickNs int64
 	Clients      []ClientScript
 	ThinkNs      int64 // a client waits up to this long between operations
-	Faults       []Fault
-	SafetyNs     int64 // faults happen in [0, SafetyNs)
+	// GroupCommit makes the replicas' hosts deliver every packet that
+	// arrives between two ticks and drive the node once, at the tick, as
+	// the UDP host does (many records, one sync). Off, each packet is
+	// driven on arrival.
+	GroupCommit bool
+	Faults      []Fault
+	SafetyNs    int64 // faults happen in [0, SafetyNs)
 	// LivenessNs bounds the liveness phase: after SafetyNs every fault is
 	// healed and every client must finish its script within this time.
 	LivenessNs int64
