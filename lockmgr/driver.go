@@ -196,7 +196,15 @@ func (n *Node) maybeCompact() {
 	if rep.Applied()-rep.SnapshotSlot() < n.srv.cfg.SnapshotSlots {
 		return
 	}
-	if err := rep.Compact(rep.Applied(), n.srv.sm.Snapshot()); err != nil {
+	data := n.srv.sm.Snapshot()
+	if len(data) > n.srv.cfg.Paxos.SnapshotBytesMax {
+		// Too big to be one durable record or to send: keep the log
+		// instead, and count it, rather than fail every replica at the
+		// same slot. (The lock table itself is not bounded yet.)
+		n.srv.counters.SnapshotTooBig++
+		return
+	}
+	if err := rep.Compact(rep.Applied(), data); err != nil {
 		n.err = err
 	}
 }

@@ -49,17 +49,19 @@ type Counters struct {
 	// Dropped by the host before the server saw them (see AddCounters).
 	Unauthenticated uint64 // no valid packet MAC, in a group with a key
 	Oversized       uint64 // a datagram longer than any packet may be
+	// Not a drop: compactions skipped because the snapshot was too big.
+	SnapshotTooBig uint64
 }
 
 // Slice lists the counters in a fixed order, for the status reply.
 func (c Counters) Slice() []uint64 {
 	return []uint64{c.BadPacket, c.Stranger, c.Misaddressed, c.UnknownKind, c.BadCommand, c.Rejected,
-		c.Unauthenticated, c.Oversized}
+		c.Unauthenticated, c.Oversized, c.SnapshotTooBig}
 }
 
 // CounterNames names Slice's entries in order.
 var CounterNames = []string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
-	"unauthenticated", "oversized"}
+	"unauthenticated", "oversized", "snapshot_too_big"}
 
 // Packet is an encoded packet to send.
 type Packet struct {

@@ -46,7 +46,7 @@ func DefaultConfig(id ID, peers []ID) Config {
 		PendingCmdsMax:   4096,
 		LogSlotsMax:      1 << 16,
 		MsgBytesMax:      48 << 10,
-		SnapshotBytesMax: 256 << 20,
+		SnapshotBytesMax: MaxRecordBytes - 1<<20, // it must fit one durable record
 	}
 }
 
@@ -88,6 +88,9 @@ func (c *Config) validate() error {
 	}
 	if c.HeartbeatTicks >= c.ElectionTicks {
 		return fmt.Errorf("paxos: Config.HeartbeatTicks = %d: want < ElectionTicks (%d)", c.HeartbeatTicks, c.ElectionTicks)
+	}
+	if c.SnapshotBytesMax > MaxRecordBytes-1<<20 {
+		return fmt.Errorf("paxos: Config.SnapshotBytesMax = %d: want <= %d (a snapshot is one durable record)", c.SnapshotBytesMax, MaxRecordBytes-1<<20)
 	}
 	if c.WindowSlots > c.LogSlotsMax {
 		return fmt.Errorf("paxos: Config.WindowSlots = %d: want <= LogSlotsMax (%d)", c.WindowSlots, c.LogSlotsMax)
