@@ -26,11 +26,12 @@ type Transport interface {
 // reply, advance. Hosts differ only in the Storage and Transport they plug
 // in and in where ticks come from.
 type Node struct {
-	srv   *Server
-	store Storage
-	net   Transport
-	buf   []byte
-	err   error
+	srv       *Server
+	skippedAt uint64 // the applied slot of the last compaction skipped as too big
+	store     Storage
+	net       Transport
+	buf       []byte
+	err       error
 }
 
 // NewNode rebuilds a replica from the records its storage held (nil for a
@@ -193,15 +194,18 @@ func (n *Node) flushReplies() {
 // slots, which bounds the log (and the host's durable log) in a steady run.
 func (n *Node) maybeCompact() {
 	rep := n.srv.rep
-	if rep.Applied()-rep.SnapshotSlot() < n.srv.cfg.SnapshotSlots {
+	if rep.Applied()-max(rep.SnapshotSlot(), n.skippedAt) < n.srv.cfg.SnapshotSlots {
 		return
 	}
 	data := n.srv.sm.Snapshot()
 	if len(data) > n.srv.cfg.Paxos.SnapshotBytesMax {
 		// Too big to be one durable record or to send: keep the log
-		// instead, and count it, rather than fail every replica at the
-		// same slot. (The lock table itself is not bounded yet.)
+		// instead, count it, and try again SnapshotSlots later, rather
+		// than fail every replica at the same slot. (The lock table
+		// itself is not bounded yet, so a log that cannot be compacted
+		// eventually stops accepting: a stall, not lost state.)
 		n.srv.counters.SnapshotTooBig++
+		n.skippedAt = rep.Applied()
 		return
 	}
 	if err := rep.Compact(rep.Applied(), data); err != nil {

@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"slices"
 
 	"paxlock/paxos"
 )
@@ -15,25 +14,35 @@ import (
 // what its disk says.
 type durable struct {
 	promised paxos.Ballot
-	// before is the durable promise as it was before the latest sync: the
-	// promise a message leaving now was made under, at the least.
+	// before is the durable promise as it was before the latest sync. A
+	// value acknowledged now was accepted under an in-memory promise at
+	// least this high, with or without group commit.
 	before paxos.Ballot
-	// accepted: slot -> every ballot a durable accept or chosen record
-	// names for it. All of them, not the latest: under group commit one
-	// sync can cover an acceptance at one ballot and a later one at a
-	// higher ballot, and the first acknowledgment is still true.
-	accepted map[uint64][]paxos.Ballot
+	// accepted: slot -> the highest ballot a durable accept or chosen
+	// record names for it. An acknowledgment at ballot b is backed when
+	// the disk holds the slot at b or higher: under group commit a later,
+	// higher acceptance in the same batch may replace the first before it
+	// reaches the disk, and the durable higher one dominates it (any
+	// proposal above a chosen ballot carries the chosen value).
+	accepted map[uint64]paxos.Ballot
 	snapSlot uint64
 	pending  []paxos.Record // appended, not yet synced
+	// violation is the first record the replica wrote that it must not
+	// have: an acceptance below a promise it had already written.
+	violation error
 }
 
 func newDurable(recs []paxos.Record) *durable {
-	d := &durable{accepted: map[uint64][]paxos.Ballot{}}
-	d.apply(recs)
+	d := &durable{accepted: map[uint64]paxos.Ballot{}}
+	d.apply(recs, false)
 	return d
 }
 
-func (d *durable) apply(recs []paxos.Record) {
+// apply folds records into the durable view. For records the replica
+// appended (ordered), it also checks that no acceptance comes after a
+// promise above it; a rewrite lists the promise first and older
+// acceptances after it, so it is not checked.
+func (d *durable) apply(recs []paxos.Record, ordered bool) {
 	for i := range recs {
 		r := &recs[i]
 		switch r.Type {
@@ -41,10 +50,13 @@ func (d *durable) apply(recs []paxos.Record) {
 			if d.promised.Less(r.Ballot) {
 				d.promised = r.Ballot
 			}
-		case paxos.RecAccept, paxos.RecChosen:
-			if !slices.Contains(d.accepted[r.Entry.Slot], r.Entry.Ballot) {
-				d.accepted[r.Entry.Slot] = append(d.accepted[r.Entry.Slot], r.Entry.Ballot)
+		case paxos.RecAccept:
+			if ordered && r.Entry.Ballot.Less(d.promised) && d.violation == nil {
+				d.violation = fmt.Errorf("accepted %s below its promise %v", paxos.DescribeEntry(r.Entry), d.promised)
 			}
+			d.noteAccepted(r.Entry.Slot, r.Entry.Ballot)
+		case paxos.RecChosen:
+			d.noteAccepted(r.Entry.Slot, r.Entry.Ballot)
 		case paxos.RecSnapshot:
 			d.snapSlot = max(d.snapSlot, r.Slot)
 			for s := range d.accepted {
@@ -56,34 +68,31 @@ func (d *durable) apply(recs []paxos.Record) {
 	}
 }
 
+func (d *durable) noteAccepted(slot uint64, b paxos.Ballot) {
+	if cur, ok := d.accepted[slot]; !ok || cur.Less(b) {
+		d.accepted[slot] = b
+	}
+}
+
 func (d *durable) append(recs []paxos.Record) { d.pending = append(d.pending, recs...) }
 
 func (d *durable) sync() {
 	d.before = d.promised
-	d.apply(d.pending)
+	d.apply(d.pending, true)
 	d.pending = d.pending[:0]
 }
 
-// rewrite replaces the log with recs. An acceptance made durable earlier
-// in the same batch and superseded in recs by a higher ballot was still
-// made, so what was known above the new snapshot is kept.
+// rewrite replaces the log with recs (the replica's whole durable state).
 func (d *durable) rewrite(recs []paxos.Record) {
-	old := d.accepted
-	*d = durable{accepted: map[uint64][]paxos.Ballot{}, pending: d.pending[:0], before: d.promised}
-	d.apply(recs)
-	for slot, bs := range old { // order-independent: set union
-		if slot >= d.snapSlot {
-			for _, b := range bs {
-				if !slices.Contains(d.accepted[slot], b) {
-					d.accepted[slot] = append(d.accepted[slot], b)
-				}
-			}
-		}
-	}
+	*d = durable{accepted: map[uint64]paxos.Ballot{}, pending: d.pending[:0], violation: d.violation, before: d.promised}
+	d.apply(recs, false)
 }
 
 // vouch checks a message as it leaves replica id.
 func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error {
+	if d.violation != nil {
+		return fmt.Errorf("replica %d %v", id, d.violation)
+	}
 	if m.Type == paxos.MsgAccept && len(m.Entries) > 0 && d.promised.Less(m.Ballot) {
 		// A leader proposes only under a ballot its own disk promised:
 		// else, after a crash, it could take that ballot again and
@@ -100,20 +109,17 @@ func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error
 	if m.Type != paxos.MsgAccepted {
 		return nil
 	}
-	// An acceptor accepts nothing below what it promised. The sim host
-	// drives after every input, so the promise durable before this batch
-	// was in force when the value was accepted.
 	if m.Ballot.Less(d.before) {
 		return fmt.Errorf("replica %d sent %s below the ballot %v it had promised", id, paxos.DescribeMessage(m), d.before)
 	}
 	for _, s := range m.Slots {
-		if slices.Contains(d.accepted[s], m.Ballot) || s < d.snapSlot {
+		if b, ok := d.accepted[s]; ok && !b.Less(m.Ballot) || s < d.snapSlot {
 			continue
 		}
 		if st, _ := rep.Slot(s); st == paxos.SlotChosen || st == paxos.SlotCleared {
 			continue // acknowledging a chosen value vouches for nothing new
 		}
-		return fmt.Errorf("replica %d sent %s but slot %d is not durably accepted at %v", id, paxos.DescribeMessage(m), s, m.Ballot)
+		return fmt.Errorf("replica %d sent %s but slot %d is not durably accepted at %v or above", id, paxos.DescribeMessage(m), s, m.Ballot)
 	}
 	return nil
 }
