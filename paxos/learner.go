@@ -110,9 +110,10 @@ func (r *Replica) handleCatchup(m *Message) {
 }
 
 func (r *Replica) handleChosen(m *Message) {
-	if r.role == Leader && m.Commit > r.commit {
-		r.becomeFollower(0) // others chose beyond this leader: it is stale
-	}
+	// A leader may learn slots chosen beyond its commit at lower ballots
+	// (answers to catch-up it asked for as a candidate): those values are
+	// the ones it would propose anyway. Evidence of a higher ballot makes
+	// it step down, in learnChosen.
 	for i := range m.Entries {
 		r.learnChosen(&m.Entries[i])
 	}
