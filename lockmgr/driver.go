@@ -16,7 +16,9 @@ type Storage interface {
 	Sync() error
 }
 
-// Transport sends one encoded packet; delivery is not promised.
+// Transport sends one encoded packet; delivery is not promised. The
+// transport owns pkt: the node never writes to it again, so it may be
+// kept (queued, or in flight in a simulator) without a copy.
 type Transport interface {
 	Send(to Addr, pkt []byte)
 }
@@ -30,9 +32,12 @@ type Node struct {
 	skippedAt uint64 // the applied slot of the last compaction skipped as too big
 	store     Storage
 	net       Transport
-	buf       []byte
+	slab      []byte // packets are carved from it; see send
 	err       error
 }
+
+// slabBytes is the size of one slab of outgoing packets.
+const slabBytes = 16 << 10
 
 // NewNode rebuilds a replica from the records its storage held (nil for a
 // fresh one) and returns its driver.
@@ -150,8 +155,16 @@ func (n *Node) send(msgs []paxos.Message, durable bool) {
 		if n.srv.OnSend != nil {
 			n.srv.OnSend(m)
 		}
-		n.buf = paxos.AppendMessage(n.buf[:0], m)
-		n.net.Send(Addr(m.To), append([]byte(nil), n.buf...))
+		// The transport owns what it is handed, so each packet needs
+		// bytes nobody writes again: carve it from a slab, which is only
+		// ever appended to and replaced when full (one allocation per
+		// slab, not per packet).
+		if size := paxos.EncodedSize(m); cap(n.slab)-len(n.slab) < size {
+			n.slab = make([]byte, 0, max(slabBytes, size))
+		}
+		start := len(n.slab)
+		n.slab = paxos.AppendMessage(n.slab, m)
+		n.net.Send(Addr(m.To), n.slab[start:len(n.slab):len(n.slab)])
 	}
 }
 

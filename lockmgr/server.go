@@ -89,6 +89,7 @@ type Server struct {
 	replies  []Packet
 	counters Counters
 	buf      []byte
+	in       paxos.Message // the decoded peer message, reused: the replica keeps no pointer to it
 	// OnApply, if set, sees every command as it is applied, with the
 	// waiters it granted (for checkers).
 	OnApply func(slot uint64, c Command, r Result, grants []Grant)
@@ -143,8 +144,11 @@ func (s *Server) receive(from Addr, pkt []byte) {
 	}
 	switch kind {
 	case paxos.KindPaxos:
-		var m paxos.Message
-		if err := paxos.DecodeMessage(pkt, &m); err != nil {
+		// Reset, not reused in place: the replica may keep the decoded
+		// entries and data, so each message gets slices of its own.
+		m := &s.in
+		*m = paxos.Message{}
+		if err := paxos.DecodeMessage(pkt, m); err != nil {
 			s.counters.BadPacket++
 			return
 		}
@@ -156,7 +160,7 @@ func (s *Server) receive(from Addr, pkt []byte) {
 			s.counters.Misaddressed++
 			return
 		}
-		s.rep.Step(&m)
+		s.rep.Step(m)
 	case KindRequest:
 		q, err := DecodeRequest(body)
 		if err != nil {

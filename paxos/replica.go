@@ -97,6 +97,7 @@ type Replica struct {
 	commitDirty  bool
 	snapOut      *Snapshot
 	afterPersist []Message // messages to self, stepped once the records are durable
+	committed    []Entry   // Ready.Committed's buffer, reused after Advance
 	readyCommit  uint64
 }
 
@@ -264,10 +265,12 @@ func (r *Replica) Ready() Ready {
 	}
 	r.readyCommit = r.commit
 	if r.commit > r.applied {
+		c := r.committed[:0]
 		for n := r.applied; n < r.commit; n++ {
 			s := r.log.peek(n)
-			rd.Committed = append(rd.Committed, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
+			c = append(c, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
 		}
+		rd.Committed, r.committed = c, c
 	}
 	return rd
 }
@@ -283,6 +286,8 @@ func (r *Replica) Advance() {
 	r.records = r.records[:0]
 	clear(r.msgs)
 	r.msgs = r.msgs[:0]
+	clear(r.committed)
+	r.committed = r.committed[:0]
 	r.rewrite, r.sync, r.snapOut = false, false, nil
 	self := r.afterPersist
 	r.afterPersist = nil
