@@ -3,6 +3,7 @@ package lockmgr
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"paxlock/paxos"
@@ -134,6 +135,16 @@ func (c *Client) Tick() {
 	backoff := min(c.cfg.TimeoutTicks<<min(r.attempts, 16), c.cfg.BackoffMaxTicks)
 	r.timeout = backoff/2 + c.cfg.Rand.IntN(backoff/2+1)
 	c.send()
+}
+
+// TicksToTimer is how many Ticks from now the client's timer fires (a
+// resend or a waiting Lock's reminder); the Ticks before it do nothing.
+// With no operation outstanding there is no timer: math.MaxInt32.
+func (c *Client) TicksToTimer() int {
+	if c.cur == nil {
+		return math.MaxInt32
+	}
+	return max(1, c.cur.timeout-c.cur.elapsed)
 }
 
 // Receive takes one packet addressed to the client and reports the

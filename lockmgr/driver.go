@@ -2,6 +2,7 @@ package lockmgr
 
 import (
 	"fmt"
+	"math"
 
 	"paxlock/paxos"
 )
@@ -37,7 +38,7 @@ type Node struct {
 }
 
 // slabBytes is the size of one slab of outgoing packets.
-const slabBytes = 16 << 10
+const slabBytes = 4 << 10
 
 // NewNode rebuilds a replica from the records its storage held (nil for a
 // fresh one) and returns its driver.
@@ -91,6 +92,21 @@ func (n *Node) Elapse() {
 	}
 	n.srv.tick()
 }
+
+// TicksToTimer is how many Ticks from now the node's next timer fires. The
+// Ticks before it only count down (see paxos.Replica.TicksToTimer), so a
+// host may Elapse them late, all at once, just before its next Deliver or
+// Tick, and need not be woken for them.
+func (n *Node) TicksToTimer() int {
+	if n.err != nil {
+		return math.MaxInt32 // a stopped node has no timers
+	}
+	return n.srv.rep.TicksToTimer()
+}
+
+// Pending reports whether a Flush has work to do: what was delivered or
+// elapsed since the last Flush left the replica something to hand out.
+func (n *Node) Pending() bool { return n.err == nil && n.srv.rep.HasReady() }
 
 // Flush runs the driver sequence over everything delivered and elapsed
 // since the last Flush.

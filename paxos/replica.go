@@ -3,6 +3,7 @@ package paxos
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/bits"
 )
 
@@ -442,4 +443,28 @@ func (r *Replica) Slot(n uint64) (SlotState, Entry) {
 		return SlotEmpty, Entry{Slot: n}
 	}
 	return s.state, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds}
+}
+
+// TicksToTimer is how many Ticks from now the replica's next timer fires:
+// the Ticks before that one only count down, so they leave HasReady as it
+// was and a host may run them late, all at once, just before the next
+// Step, Propose or timer (the simulator's hosts sleep through them). It is
+// at least 1.
+func (r *Replica) TicksToTimer() int {
+	// Each timer fires on the Tick that brings its count to its limit.
+	until := func(elapsed, limit int) int { return max(1, limit-elapsed) }
+	n := math.MaxInt32
+	switch {
+	case r.role == Leader:
+		n = min(until(r.heartbeatElapsed, r.cfg.HeartbeatTicks), until(r.resendElapsed, r.cfg.ResendTicks),
+			until(r.quorumElapsed, r.cfg.ElectionTicks))
+	case r.role == Candidate:
+		n = min(until(r.electionElapsed, r.electionTimeout), until(r.resendElapsed, r.cfg.ResendTicks))
+	default:
+		n = until(r.electionElapsed, r.electionTimeout)
+	}
+	if r.catchupElapsed > 0 {
+		n = min(n, r.catchupElapsed) // counts down to 0
+	}
+	return n
 }

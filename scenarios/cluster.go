@@ -45,7 +45,16 @@ func (c *Cluster) Start(i int, op lockmgr.Op, name string) error {
 	if i < 0 || i >= len(c.r.clients) {
 		return fmt.Errorf("no client %d (have %d)", i+1, len(c.r.clients))
 	}
-	c.r.clients[i].queue = append(c.r.clients[i].queue, OpSpec{Op: op, Name: name})
+	p := c.r.clients[i]
+	p.queue = append(p.queue, OpSpec{Op: op, Name: name})
+	// The client may be asleep with nothing to do: wake it at its next
+	// tick. (A client that is not running yet starts its queue anyway.)
+	_ = c.r.w.Invoke(ClientAddrBase+sim.Addr(i), func(_ sim.Process, env sim.Env) {
+		if p.cl != nil {
+			p.catchUp(env)
+			p.sleep(env)
+		}
+	})
 	return nil
 }
 

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"paxlock/lockmgr"
@@ -54,12 +55,46 @@ type simTransport struct{ env sim.Env }
 
 func (t *simTransport) Send(to lockmgr.Addr, pkt []byte) { t.env.Send(sim.Addr(to), pkt) }
 
-// replicaProc hosts one lock server replica.
+// replicaProc hosts one lock server replica. It sleeps between timers
+// (sim.Env.WakeAtTick): the world calls it only at the tick its node's next
+// timer fires or when a packet arrives, and it runs the ticks it slept
+// through then, all at once, before anything else. Those ticks only count
+// down, so the node sees the same inputs in the same order as if it had
+// been ticked every period; catchUp checks that no timer fired before the
+// tick it asked to wake at.
 type replicaProc struct {
-	run  *runner
-	id   paxos.ID
-	node *lockmgr.Node
-	tr   simTransport
+	run   *runner
+	id    paxos.ID
+	node  *lockmgr.Node
+	tr    simTransport
+	ticks int64 // ticks this incarnation has run
+	wake  int64 // the tick it asked to be woken at
+}
+
+// catchUp runs the ticks that came due since the last callback.
+func (p *replicaProc) catchUp(env sim.Env) {
+	for due := env.Ticks(); p.ticks < due; {
+		p.ticks++
+		p.node.Elapse()
+		if p.node.Pending() {
+			if p.ticks < p.wake {
+				p.run.fail(FailTimer, fmt.Sprintf("replica %d: a timer fired at tick %d, before tick %d it asked to wake at (TicksToTimer is wrong)", p.id, p.ticks, p.wake))
+			}
+			p.node.Flush() // as a tick callback would have
+		}
+	}
+}
+
+// sleep asks to be woken at the node's next timer, or at the next tick if
+// packets wait there to be driven (group commit).
+func (p *replicaProc) sleep(env sim.Env) {
+	p.wake = p.ticks + int64(p.node.TicksToTimer())
+	// Only group commit leaves delivered packets undriven; otherwise every
+	// callback ended with a Flush, which leaves nothing pending.
+	if p.run.scn.GroupCommit && p.node.Pending() {
+		p.wake = p.ticks + 1
+	}
+	env.WakeAtTick(p.wake)
 }
 
 func (p *replicaProc) Start(env sim.Env) {
@@ -101,6 +136,7 @@ func (p *replicaProc) Start(env sim.Env) {
 	}
 	p.node = node
 	p.run.replicas[p.id-1] = p
+	p.sleep(env)
 }
 
 func (p *replicaProc) Receive(env sim.Env, from sim.Addr, data []byte) {
@@ -108,18 +144,24 @@ func (p *replicaProc) Receive(env sim.Env, from sim.Addr, data []byte) {
 		return
 	}
 	p.tr.env = env
+	p.catchUp(env)
 	if p.run.scn.GroupCommit {
 		p.node.Deliver(lockmgr.Addr(from), data) // driven at the next tick
-		return
+	} else {
+		p.node.Receive(lockmgr.Addr(from), data)
 	}
-	p.node.Receive(lockmgr.Addr(from), data)
+	p.sleep(env)
 }
 
 func (p *replicaProc) Tick(env sim.Env) {
-	if p.node != nil {
-		p.tr.env = env
-		p.node.Tick()
+	if p.node == nil {
+		env.WakeAtTick(math.MaxInt64) // nothing to run
+		return
 	}
+	p.tr.env = env
+	p.catchUp(env)
+	p.node.Flush() // packets delivered since the last tick, in group commit
+	p.sleep(env)
 }
 
 // clientProc runs one client's script and records its history.
@@ -129,8 +171,10 @@ type clientProc struct {
 	cl         *lockmgr.Client
 	queue      []OpSpec // operations still to issue, in order
 	cur        int      // history index of the outstanding op, -1 if none
-	thinkUntil int64    // do not start the next op before this
+	thinkUntil int64    // do not start the next op before this tick
 	rng        *rand.Rand
+	ticks      int64 // ticks this incarnation has run; it sleeps like replicaProc
+	wake       int64
 }
 
 func (p *clientProc) Start(env sim.Env) {
@@ -140,15 +184,17 @@ func (p *clientProc) Start(env sim.Env) {
 		p.run.fail("config", err.Error())
 		return
 	}
-	p.cl, p.cur = cl, -1
+	p.cl, p.cur, p.ticks = cl, -1, 0
+	p.sleep(env)
 }
 
 func (p *clientProc) Tick(env sim.Env) {
 	if p.cl == nil {
+		env.WakeAtTick(math.MaxInt64)
 		return
 	}
-	p.cl.Tick()
-	if !p.cl.Busy() && len(p.queue) > 0 && env.Now() >= p.thinkUntil {
+	p.catchUp(env)
+	if !p.cl.Busy() && len(p.queue) > 0 && p.ticks >= p.thinkUntil {
 		op := p.queue[0]
 		p.queue = p.queue[1:]
 		if _, err := p.cl.Start(op.Op, op.Name); err != nil {
@@ -158,26 +204,58 @@ func (p *clientProc) Tick(env sim.Env) {
 		p.cur = p.run.hist.call(p.idx, env.Now(), op)
 	}
 	p.flush(env)
+	p.sleep(env)
+}
+
+// catchUp runs the client's ticks that came due since the last callback;
+// only the last may do anything (see replicaProc).
+func (p *clientProc) catchUp(env sim.Env) {
+	for due := env.Ticks(); p.ticks < due; {
+		p.ticks++
+		p.cl.Tick()
+		if out := p.cl.Outbox(); len(out) > 0 {
+			if p.ticks < p.wake {
+				p.run.fail(FailTimer, fmt.Sprintf("client %d: a timer fired at tick %d, before tick %d it asked to wake at", p.idx+1, p.ticks, p.wake))
+			}
+			p.send(env, out) // as a tick callback would have
+		}
+	}
+}
+
+// sleep asks to be woken at the client's timer or when its think time is
+// over, whichever comes first.
+func (p *clientProc) sleep(env sim.Env) {
+	p.wake = p.ticks + int64(p.cl.TicksToTimer())
+	if !p.cl.Busy() && len(p.queue) > 0 {
+		p.wake = min(p.wake, max(p.ticks+1, p.thinkUntil))
+	}
+	env.WakeAtTick(p.wake)
 }
 
 func (p *clientProc) Receive(env sim.Env, from sim.Addr, data []byte) {
 	if p.cl == nil {
 		return
 	}
+	p.catchUp(env)
 	c, ok := p.cl.Receive(data)
 	if ok && p.cur >= 0 {
 		p.run.hist.ret(p.cur, env.Now(), c.Result)
 		p.run.completed(p.idx, p.cur)
 		p.cur = -1
-		if p.run.scn.ThinkNs > 0 {
-			p.thinkUntil = env.Now() + p.rng.Int64N(p.run.scn.ThinkNs)
+		if think := p.run.scn.ThinkNs; think > 0 {
+			// Think time is kept in ticks: the client is woken on its
+			// tick schedule, and starts no sooner than this one.
+			p.thinkUntil = p.ticks + 1 + p.rng.Int64N(think)/p.run.clientTickNs()
 		}
 	}
 	p.flush(env)
+	p.sleep(env)
 }
 
-func (p *clientProc) flush(env sim.Env) {
-	for _, pkt := range p.cl.Outbox() {
+func (p *clientProc) flush(env sim.Env) { p.send(env, p.cl.Outbox()) }
+
+func (p *clientProc) send(env sim.Env, out []lockmgr.Packet) {
+	for _, pkt := range out {
 		env.Send(sim.Addr(pkt.To), pkt.Data)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	FailLiveness        = "liveness"        // operations unfinished after healing
 	FailPanic           = "panic"           // an assertion fired (a found bug)
 	FailDurability      = "durability"      // a message not backed by durable state
+	FailTimer           = "timer"           // a timer fired while its host slept (TicksToTimer lied)
 )
 
 // Options tune a run without changing what it does.

@@ -65,6 +65,7 @@ func (w *World) Pause(a Addr) {
 		w.refuse(h)
 		return
 	}
+	w.settle(h) // the ticks due so far count; none while paused
 	h.paused = true
 	h.tickGen++
 	w.stats.Pauses++
@@ -86,7 +87,8 @@ func (w *World) Resume(a Addr) {
 	}
 	clear(h.held)
 	h.held = h.held[:0]
-	w.q.push(w.nowNs+h.periodNs, item{kind: itemTick, to: h.idx, gen: h.tickGen})
+	h.nextTick = w.nowNs + h.periodNs
+	w.scheduleWake(h)
 	w.ev = Event{Kind: KindResume, Proc: a}
 	w.record(&w.ev)
 }
@@ -101,8 +103,14 @@ func (w *World) SetDrift(a Addr, factor float64) {
 		w.refuse(h)
 		return
 	}
+	w.settle(h)
 	h.factor = factor
 	h.periodNs = periodNs(h.tickNs, factor)
+	// The tick due next keeps its time; a callback asked for beyond it
+	// moves with the new period.
+	if h.up && h.started && !h.paused && h.pendingWake > h.ticks+1 {
+		w.scheduleWake(h)
+	}
 	w.ev = Event{Kind: KindDrift, Proc: a, Factor: factor}
 	w.record(&w.ev)
 }

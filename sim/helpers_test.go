@@ -31,6 +31,7 @@ type proc struct {
 	echo    bool
 	onStart func(env sim.Env)
 	onTick  func(env sim.Env)
+	onRecv  func(env sim.Env)
 	ticks   int // this instance's own count: a fresh instance starts at 0
 }
 
@@ -52,6 +53,9 @@ func (q *proc) Receive(env sim.Env, from sim.Addr, data []byte) {
 		r.seq = binary.LittleEndian.Uint64(data[8:])
 	}
 	q.p.recv = append(q.p.recv, r)
+	if q.onRecv != nil {
+		q.onRecv(env)
+	}
 	if q.echo {
 		env.Send(from, data)
 	}

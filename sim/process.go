@@ -34,6 +34,18 @@ type Env interface {
 	// Rand is this incarnation's own stream, derived from (world seed,
 	// address, incarnation).
 	Rand() *rand.Rand
+	// Ticks is how many ticks have been due to this incarnation so far,
+	// the ones it slept through (WakeAtTick) included; a pause stops the
+	// count. In a Tick callback it includes the tick being delivered.
+	Ticks() int64
+	// WakeAtTick asks for no Tick callback before tick number t of this
+	// incarnation (as Ticks counts): the ticks before it are skipped, not
+	// queued, which is what lets simulated time race through idle
+	// stretches. A process that sleeps catches up on every callback by
+	// comparing Ticks with the ticks it has run. The request lasts until
+	// the next one; t at or below Ticks()+1 means every tick again. Asked
+	// outside a Tick callback it can only bring the next callback closer.
+	WakeAtTick(t int64)
 }
 
 // host is the world's side of one address: the process instance and
@@ -54,6 +66,17 @@ type host struct {
 	paused  bool   // no ticks; arriving packets wait in held
 	inc     uint32 // incarnation, bumped by every Start
 	tickGen uint32 // bumped to cancel the pending tick
+
+	// The tick schedule, counted lazily (settle): ticks have been due up
+	// to now, the next one is due at nextTick. wakeTick is the tick the
+	// process asked to be called at (WakeAtTick), pendingWake the tick
+	// the queued callback is for; inTick is set during a Tick or Start
+	// callback, whose end schedules the next callback anyway.
+	ticks       int64
+	nextTick    int64
+	wakeTick    int64
+	pendingWake int64
+	inTick      bool
 
 	disk *Disk
 	net  *rand.PCG // this sender's network decisions
@@ -113,25 +136,59 @@ func (w *World) start(h *host, inst Process) {
 	h.tickGen++
 	h.inst, h.started, h.paused = inst, true, false
 	h.env = &env{h: h, inc: h.inc}
-	w.depth++
-	inst.Start(h.env)
-	w.depth--
 	phase := between(h.tick, 1, h.periodNs)
-	w.q.push(w.nowNs+phase, item{kind: itemTick, to: h.idx, gen: h.tickGen})
+	h.ticks, h.wakeTick = 0, 0
+	h.nextTick = w.nowNs + phase
+	w.depth++
+	h.inTick = true // a WakeAtTick in Start is scheduled just below
+	inst.Start(h.env)
+	h.inTick = false
+	w.depth--
+	w.scheduleWake(h)
 }
 
-// tick runs a process's tick and schedules the next one, one drifted period
-// later. A pause or crash bumps tickGen, which cancels the pending tick.
+// settle counts the ticks that have come due by now. Only a running
+// process has ticks.
+func (w *World) settle(h *host) {
+	if !h.up || !h.started || h.paused || w.nowNs < h.nextTick {
+		return
+	}
+	k := (w.nowNs-h.nextTick)/h.periodNs + 1
+	h.ticks += k
+	h.nextTick += k * h.periodNs
+}
+
+// scheduleWake queues the next Tick callback, for the tick the process
+// asked for or the next one due, and cancels any queued before. The
+// schedule must be settled.
+func (w *World) scheduleWake(h *host) {
+	h.tickGen++
+	want := max(h.wakeTick, h.ticks+1)
+	h.pendingWake = want
+	if (want - h.ticks - 1) > (math.MaxInt64-h.nextTick)/h.periodNs {
+		return // beyond the end of time: no callback until asked again
+	}
+	w.q.push(h.nextTick+(want-h.ticks-1)*h.periodNs, item{kind: itemTick, to: h.idx, gen: h.tickGen})
+}
+
+// tick runs a process's tick and schedules the next callback: one drifted
+// period later, or at the tick the process asked for. A pause or crash
+// bumps tickGen, which cancels the pending tick.
 func (w *World) tick(it item) bool {
 	h := w.hosts[it.to]
 	if it.gen != h.tickGen || !h.up || h.paused {
 		return false
 	}
+	w.settle(h)
 	w.stats.Ticks++
 	w.depth++
+	h.inTick = true
 	h.inst.Tick(h.env)
+	h.inTick = false
 	w.depth--
-	w.q.push(w.nowNs+h.periodNs, it)
+	if h.up && h.env != nil && it.gen == h.tickGen {
+		w.scheduleWake(h)
+	}
 	w.ev = Event{Kind: KindTick, Proc: h.addr}
 	w.record(&w.ev)
 	w.flush()
@@ -182,6 +239,30 @@ func (e *env) Rand() *rand.Rand {
 		e.rnd = rand.New(newStream(e.h.w.seed, purposeProc, e.h.addr, e.inc))
 	}
 	return e.rnd
+}
+
+func (e *env) Ticks() int64 {
+	h := e.h
+	if e.inc != h.inc {
+		return 0
+	}
+	h.w.settle(h)
+	return h.ticks
+}
+
+func (e *env) WakeAtTick(t int64) {
+	h := e.h
+	if e.inc != h.inc || !h.up {
+		return
+	}
+	h.wakeTick = t
+	if h.inTick || !h.started || h.paused {
+		return // the tick, start or resume that follows schedules it
+	}
+	h.w.settle(h)
+	if max(t, h.ticks+1) < h.pendingWake {
+		h.w.scheduleWake(h)
+	}
 }
 
 func (e *env) Send(to Addr, data []byte) {
