@@ -86,12 +86,12 @@ func (p *replicaProc) catchUp(env sim.Env) {
 }
 
 // sleep asks to be woken at the node's next timer, or at the next tick if
-// packets wait there to be driven (group commit).
-func (p *replicaProc) sleep(env sim.Env) {
+// a packet was delivered and waits there to be driven (group commit). It is
+// not asked whether the node has work (Pending): that would make the
+// replica batch at delivery time what it batches at the tick.
+func (p *replicaProc) sleep(env sim.Env, undriven bool) {
 	p.wake = p.ticks + int64(p.node.TicksToTimer())
-	// Only group commit leaves delivered packets undriven; otherwise every
-	// callback ended with a Flush, which leaves nothing pending.
-	if p.run.scn.GroupCommit && p.node.Pending() {
+	if undriven {
 		p.wake = p.ticks + 1
 	}
 	env.WakeAtTick(p.wake)
@@ -136,7 +136,7 @@ func (p *replicaProc) Start(env sim.Env) {
 	}
 	p.node = node
 	p.run.replicas[p.id-1] = p
-	p.sleep(env)
+	p.sleep(env, false)
 }
 
 func (p *replicaProc) Receive(env sim.Env, from sim.Addr, data []byte) {
@@ -150,7 +150,7 @@ func (p *replicaProc) Receive(env sim.Env, from sim.Addr, data []byte) {
 	} else {
 		p.node.Receive(lockmgr.Addr(from), data)
 	}
-	p.sleep(env)
+	p.sleep(env, p.run.scn.GroupCommit)
 }
 
 func (p *replicaProc) Tick(env sim.Env) {
@@ -161,7 +161,7 @@ func (p *replicaProc) Tick(env sim.Env) {
 	p.tr.env = env
 	p.catchUp(env)
 	p.node.Flush() // packets delivered since the last tick, in group commit
-	p.sleep(env)
+	p.sleep(env, false)
 }
 
 // clientProc runs one client's script and records its history.
