@@ -120,7 +120,8 @@ func (n *Node) Flush() {
 // drive is the driver sequence, the only place that orders durability
 // against messages: write the records, send what vouches for nothing
 // durable (so the leader's accepts are on their way while its own write
-// syncs), sync, send the promises and acceptances, apply, reply, advance.
+// syncs), apply and reply, sync, send the promises and acceptances,
+// advance.
 func (n *Node) drive() {
 	s := n.srv
 	for n.err == nil && s.rep.HasReady() {
@@ -142,11 +143,12 @@ func (n *Node) drive() {
 			return
 		}
 		n.send(rd.Messages, false)
-		if err := n.sync(&rd); err != nil {
-			n.err = err
-			return
-		}
-		n.send(rd.Messages, true)
+		// Applying and answering clients need nothing from this Ready's
+		// own records: a committed entry is chosen, which a quorum's
+		// durable acceptances vouch for (the leader counts its own vote
+		// only after its sync, at Advance), and a snapshot was written
+		// durably above. So the answers leave before the sync, rather than
+		// wait for a write that is about entries proposed since.
 		if snapSM != nil {
 			s.adopt(snapSM)
 		}
@@ -154,6 +156,11 @@ func (n *Node) drive() {
 			s.apply(e)
 		}
 		n.flushReplies()
+		if err := n.sync(&rd); err != nil {
+			n.err = err
+			return
+		}
+		n.send(rd.Messages, true)
 		s.rep.Advance()
 		n.maybeCompact()
 	}
