@@ -6,8 +6,12 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"sync"
 	"time"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/net/ipv6"
 
 	"paxlock/lockmgr"
 	"paxlock/paxos"
@@ -16,19 +20,19 @@ import (
 
 // Bounds of a node's host loop.
 const (
-	// InboxPackets: packets read but not yet delivered, at most; the reader
-	// waits when the owner falls this far behind (the socket buffer then
-	// absorbs, and past it the kernel drops).
-	InboxPackets = 1024
 	// BatchPacketsMax: packets delivered before one Flush, at most. More
 	// packets per flush share one fsync; fewer keep replies prompt.
 	BatchPacketsMax = 256
+	// readBatch: datagrams taken from the socket per system call
+	// (recvmmsg), at most.
+	readBatch = 32
 	// TickCatchupMax: ticks replayed at once after the loop stalled; a
 	// longer stall just makes the node's clock run slow, which Paxos
 	// tolerates (safety never depends on time).
 	TickCatchupMax = 100
 	// readBufBytes holds any UDP datagram, so an oversized one is seen
-	// whole and counted rather than silently cut to size.
+	// whole and counted rather than silently cut to size (the client's
+	// buffer; a node's are one byte above the largest packet it takes).
 	readBufBytes = 1 << 16
 	// socketBufBytes is asked of the kernel for each socket's buffers.
 	socketBufBytes = 4 << 20
@@ -47,6 +51,9 @@ type NodeOptions struct {
 // HostStats are what the host itself saw, beside the server's counters.
 type HostStats struct {
 	Packets    uint64 // datagrams read
+	Reads      uint64 // system calls that read them (recvmmsg)
+	Sent       uint64 // datagrams sent
+	Writes     uint64 // system calls that sent them (sendmmsg)
 	Flushes    uint64 // driver runs
 	ReadErrors uint64 // socket read failures
 	SendErrors uint64 // socket write failures
@@ -71,13 +78,15 @@ type Node struct {
 	conn     *net.UDPConn
 	log      *wal.Log
 	node     *lockmgr.Node
+	bc       batchConn
 	tr       *transport
+	auth     *auth
 	addrs    *addrTable
 	recovery wal.Recovery
 	tick     time.Duration
 	stats    HostStats
+	rd       []ipv4.Message // the read batch; its buffers are reused
 
-	in       chan inbound
 	calls    chan func()
 	stop     chan struct{} // closed by Close
 	exiting  chan struct{} // closed by the owner when it stops
@@ -87,19 +96,19 @@ type Node struct {
 	closeErr error
 }
 
-type dropReason uint8
+// batchConn reads and writes many datagrams per system call (recvmmsg,
+// sendmmsg on Linux; one at a time elsewhere). ipv4.PacketConn and
+// ipv6.PacketConn both are one.
+type batchConn interface {
+	ReadBatch(ms []ipv4.Message, flags int) (int, error)
+	WriteBatch(ms []ipv4.Message, flags int) (int, error)
+}
 
-const (
-	dropNone dropReason = iota
-	dropOversized
-	dropUnauthenticated
-	dropReadError
-)
-
-type inbound struct {
-	from netip.AddrPort
-	data []byte
-	drop dropReason
+func newBatchConn(conn *net.UDPConn, addr netip.AddrPort) batchConn {
+	if addr.Addr().Unmap().Is4() {
+		return ipv4.NewPacketConn(conn)
+	}
+	return ipv6.NewPacketConn(conn)
 }
 
 // StartNode recovers replica opt.ID from its log in opt.DataDir, binds its
@@ -128,23 +137,32 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	}
 	n := &Node{
 		id: opt.ID, addr: addr, conn: conn, log: log, recovery: rec, tick: cfg.Tick(),
-		addrs: newAddrTable(cfg, ClientsMax),
-		in:    make(chan inbound, InboxPackets), calls: make(chan func()),
-		stop: make(chan struct{}), exiting: make(chan struct{}), done: make(chan struct{}),
+		bc: newBatchConn(conn, addr), auth: newAuth(cfg.key), addrs: newAddrTable(cfg, ClientsMax),
+		calls: make(chan func(), 1),
+		stop:  make(chan struct{}), exiting: make(chan struct{}), done: make(chan struct{}),
 	}
-	n.tr = &transport{conn: conn, addrs: n.addrs, auth: newAuth(cfg.key), stats: &n.stats}
+	maxBytes := paxos.MaxPacketBytes
+	if n.auth.mac != nil {
+		maxBytes += MACBytes
+	}
+	n.rd = make([]ipv4.Message, readBatch)
+	for i := range n.rd {
+		// One byte more than any packet: a datagram that fills the
+		// buffer is oversized (the kernel cut it short).
+		n.rd[i].Buffers = [][]byte{make([]byte, maxBytes+1)}
+	}
+	n.tr = &transport{bc: n.bc, addrs: n.addrs, auth: n.auth, stats: &n.stats}
 	// NewNode may already send (a restarted replica resumes its timers),
-	// so the socket is bound first; the goroutines start after, and from
+	// so the socket is bound first; the owner starts after, and from
 	// then on only the owner touches n.node.
-	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, log, n.tr)
+	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, &storage{log: log, tr: n.tr}, n.tr)
+	n.tr.flush()
 	if err != nil {
 		conn.Close()
 		log.Close()
 		return nil, fmt.Errorf("udphost: replica %d: restore from %s: %w", opt.ID, log.Path(), err)
 	}
-	readerDone := make(chan struct{})
-	go n.read(newAuth(cfg.key), readerDone)
-	go n.run(readerDone)
+	go n.run()
 	return n, nil
 }
 
@@ -176,6 +194,7 @@ func (n *Node) Err() error {
 // Everything acknowledged was synced already; Close syncs the rest.
 func (n *Node) Close() error {
 	n.once.Do(func() { close(n.stop) })
+	n.wake()
 	<-n.done
 	return n.closeErr
 }
@@ -187,11 +206,29 @@ func (n *Node) Inspect(f func(*lockmgr.Node)) bool {
 	ran := make(chan struct{})
 	select {
 	case n.calls <- func() { f(n.node); close(ran) }:
-		<-ran
-		return true
 	case <-n.exiting:
 		return false
 	}
+	n.wake()
+	select {
+	case <-ran:
+		return true
+	case <-n.exiting:
+		// It may have run just before the owner stopped.
+		select {
+		case <-ran:
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// wake interrupts the owner's wait for packets, so that it looks at its
+// calls and at stop. The owner sets its own deadline before it looks at
+// them, so a wake that loses the race with it is seen anyway.
+func (n *Node) wake() {
+	_ = n.conn.SetReadDeadline(time.Unix(1, 0)) // a closed socket has nobody to wake
 }
 
 // Stats reports the node's counters, role and log statistics.
@@ -206,27 +243,41 @@ func (n *Node) Stats() (Stats, bool) {
 }
 
 // run is the owner goroutine: the only one that touches the lockmgr.Node,
-// the address table and the log.
-func (n *Node) run(readerDone <-chan struct{}) {
-	defer n.teardown(readerDone)
-	t := time.NewTicker(n.tick)
-	defer t.Stop()
+// the address table and the log. It reads the socket itself, many
+// datagrams per system call, with the next tick as the read deadline: no
+// goroutine hand-off per packet.
+func (n *Node) run() {
+	defer n.teardown()
 	start := time.Now()
 	var ticks int64
+	var deadline time.Time // the read deadline last set, zero if unknown
 	for {
+		// Ticks due, then the deadline for the next one, then calls and
+		// stop: a wake (which sets a past deadline) after this point
+		// makes the read below return at once.
+		due := int64(time.Since(start) / n.tick)
+		if due > ticks {
+			ticks = n.elapse(due, ticks)
+		}
+		if next := start.Add(time.Duration(ticks+1) * n.tick); !next.Equal(deadline) {
+			if err := n.conn.SetReadDeadline(next); err != nil {
+				return
+			}
+			deadline = next
+		}
 		select {
-		case p := <-n.in:
-			n.deliver(p)
-			n.drain()
-		case now := <-t.C:
-			ticks = n.elapse(int64(now.Sub(start)/n.tick), ticks)
-		case f := <-n.calls:
-			f()
 		case <-n.stop:
 			return
+		case f := <-n.calls:
+			f()
+		default:
+		}
+		if n.readBatches() {
+			deadline = time.Time{} // it passed, or a wake replaced it
 		}
 		n.node.Flush()
 		n.stats.Flushes++
+		n.tr.flush()
 		if err := n.node.Err(); err != nil {
 			n.err = fmt.Errorf("udphost: replica %d stopped: %w", n.id, err)
 			return
@@ -234,31 +285,61 @@ func (n *Node) run(readerDone <-chan struct{}) {
 	}
 }
 
-// drain delivers the packets already waiting, up to BatchPacketsMax, so
-// that one Flush (one fsync) covers them all.
-func (n *Node) drain() {
-	for range BatchPacketsMax - 1 {
-		select {
-		case p := <-n.in:
-			n.deliver(p)
+// readBatches waits for datagrams until the read deadline and delivers
+// them, and then those already waiting, up to BatchPacketsMax, so that
+// one Flush (one fsync) covers them all. It reports whether the deadline
+// stopped the wait.
+func (n *Node) readBatches() (deadlineGone bool) {
+	for total := 0; total < BatchPacketsMax; {
+		k, err := n.bc.ReadBatch(n.rd, 0)
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			return true
+		case errors.Is(err, net.ErrClosed):
+			return deadlineGone
 		default:
-			return
+			n.stats.ReadErrors++
+			time.Sleep(time.Millisecond) // do not spin on a persistent error
+			return deadlineGone
 		}
+		n.stats.Reads++
+		for i := range k {
+			n.deliver(&n.rd[i])
+		}
+		total += k
+		if k < len(n.rd) {
+			return deadlineGone // the socket is drained
+		}
+		// A full batch: more may be waiting. Take them, but do not wait.
+		if err := n.conn.SetReadDeadline(time.Unix(1, 0)); err != nil {
+			return deadlineGone
+		}
+		deadlineGone = true
 	}
+	return deadlineGone
 }
 
-func (n *Node) deliver(p inbound) {
+// deliver checks one datagram's size and MAC and hands it to the node,
+// which copies what it keeps: the buffer is read into again.
+func (n *Node) deliver(m *ipv4.Message) {
 	n.stats.Packets++
-	switch p.drop {
-	case dropOversized:
+	buf := m.Buffers[0]
+	if m.N >= len(buf) {
 		n.node.Server().AddCounters(lockmgr.Counters{Oversized: 1})
-	case dropUnauthenticated:
-		n.node.Server().AddCounters(lockmgr.Counters{Unauthenticated: 1})
-	case dropReadError:
-		n.stats.ReadErrors++
-	default:
-		n.node.Deliver(n.addrs.from(p.from), p.data)
+		return
 	}
+	frame, ok := n.auth.open(buf[:m.N])
+	if !ok {
+		n.node.Server().AddCounters(lockmgr.Counters{Unauthenticated: 1})
+		return
+	}
+	ua, ok := m.Addr.(*net.UDPAddr)
+	if !ok {
+		n.stats.ReadErrors++
+		return
+	}
+	n.node.Deliver(n.addrs.from(ua.AddrPort()), frame)
 }
 
 // elapse advances the node's clock to due ticks since start, replaying at
@@ -273,10 +354,10 @@ func (n *Node) elapse(due, done int64) int64 {
 	return done
 }
 
-func (n *Node) teardown(readerDone <-chan struct{}) {
+func (n *Node) teardown() {
 	close(n.exiting)
-	n.conn.Close() // wakes the reader
-	<-readerDone
+	n.tr.flush()
+	n.conn.Close()
 	n.closeErr = n.log.Close()
 	if n.err != nil && n.closeErr == nil {
 		n.closeErr = n.err
@@ -284,51 +365,45 @@ func (n *Node) teardown(readerDone <-chan struct{}) {
 	close(n.done)
 }
 
-// read is the reader goroutine: it reads datagrams, checks their size and
-// MAC (with its own auth, the hash state being per goroutine) and hands
-// them to the owner. It never touches the node.
-func (n *Node) read(a *auth, done chan<- struct{}) {
-	defer close(done)
-	buf := make([]byte, readBufBytes)
-	maxBytes := paxos.MaxPacketBytes
-	if a.mac != nil {
-		maxBytes += MACBytes
-	}
-	for {
-		k, from, err := n.conn.ReadFromUDPAddrPort(buf)
-		var p inbound
-		switch {
-		case errors.Is(err, net.ErrClosed):
-			return
-		case err != nil:
-			p.drop = dropReadError
-			time.Sleep(time.Millisecond) // do not spin on a persistent error
-		case k > maxBytes:
-			p.drop = dropOversized
-		default:
-			frame, ok := a.open(buf[:k])
-			if !ok {
-				p.drop = dropUnauthenticated
-				break
-			}
-			p.from, p.data = from, append([]byte(nil), frame...)
-		}
-		select {
-		case n.in <- p:
-		case <-n.exiting:
-			return
-		}
-	}
+// storage is the node's log as the driver sees it: before the driver
+// waits for the disk, the packets it queued so far leave (in particular a
+// leader's accepts, which then travel while its own write syncs).
+type storage struct {
+	log *wal.Log
+	tr  *transport
 }
 
-// transport sends the node's packets; it runs in the owner goroutine.
-type transport struct {
-	conn  *net.UDPConn
-	addrs *addrTable
-	auth  *auth
-	buf   []byte
-	stats *HostStats
+func (s *storage) Append(recs []paxos.Record) error { return s.log.Append(recs) }
+
+func (s *storage) Rewrite(recs []paxos.Record) error {
+	s.tr.flush()
+	return s.log.Rewrite(recs)
 }
+
+func (s *storage) Sync() error {
+	s.tr.flush()
+	return s.log.Sync()
+}
+
+// transport queues the node's packets and sends them many per system
+// call; it runs in the owner goroutine. Packets only ever leave later than
+// the driver sent them, never earlier, so queueing cannot break the
+// driver's rule that what vouches for a record leaves after its sync. They
+// leave at the latest before the driver waits for the disk (see storage)
+// and after each driver run.
+type transport struct {
+	bc      batchConn
+	addrs   *addrTable
+	auth    *auth
+	stats   *HostStats
+	out     []ipv4.Message
+	slab    []byte                          // sealed packets are carved from it
+	udpAddr map[netip.AddrPort]*net.UDPAddr // sendmmsg wants net.Addrs; built once each
+}
+
+// udpAddrCacheMax bounds the transport's address cache; past it, it starts
+// over.
+const udpAddrCacheMax = 4096
 
 func (t *transport) Send(to lockmgr.Addr, pkt []byte) {
 	ap, ok := t.addrs.to(to)
@@ -336,8 +411,41 @@ func (t *transport) Send(to lockmgr.Addr, pkt []byte) {
 		t.stats.Unroutable++
 		return
 	}
-	t.buf = t.auth.seal(t.buf[:0], pkt)
-	if _, err := t.conn.WriteToUDPAddrPort(t.buf, ap); err != nil {
-		t.stats.SendErrors++
+	if t.auth.mac != nil {
+		// The driver hands over pkt for good (lockmgr.Transport); only a
+		// MAC needs a buffer of its own, carved from a slab.
+		if size := len(pkt) + MACBytes; cap(t.slab)-len(t.slab) < size {
+			t.slab = make([]byte, 0, max(16<<10, size))
+		}
+		start := len(t.slab)
+		t.slab = t.auth.seal(t.slab, pkt)
+		pkt = t.slab[start:len(t.slab):len(t.slab)]
 	}
+	ua := t.udpAddr[ap]
+	if ua == nil {
+		if t.udpAddr == nil || len(t.udpAddr) >= udpAddrCacheMax {
+			t.udpAddr = map[netip.AddrPort]*net.UDPAddr{}
+		}
+		ua = net.UDPAddrFromAddrPort(ap)
+		t.udpAddr[ap] = ua
+	}
+	t.out = append(t.out, ipv4.Message{Buffers: [][]byte{pkt}, Addr: ua})
+}
+
+// flush sends every queued packet. A packet the kernel refuses is counted
+// and dropped (delivery is not promised); the rest still go.
+func (t *transport) flush() {
+	for i := 0; i < len(t.out); {
+		k, err := t.bc.WriteBatch(t.out[i:], 0)
+		t.stats.Writes++
+		t.stats.Sent += uint64(k)
+		i += k
+		if err != nil {
+			t.stats.SendErrors++
+			i++ // skip the one that failed
+		}
+	}
+	clear(t.out)
+	t.out = t.out[:0]
+	t.slab = t.slab[:0] // nothing refers to the sent packets any more
 }

@@ -46,6 +46,7 @@ type options struct {
 	warmup   time.Duration
 	quiet    bool
 	cpuprof  string
+	stats    bool
 }
 
 func main() {
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&o.warmup, "warmup", time.Second, "run this long before measuring")
 	fs.BoolVar(&o.quiet, "q", false, "no live progress line")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the measured run (with -start it covers the replicas too)")
+	fs.BoolVar(&o.stats, "stats", false, "with -start, print each replica's host and log counters on standard error at the end")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -147,6 +149,11 @@ func group(o *options) (*udphost.Config, func(), error) {
 	var nodes []*udphost.Node
 	stop := func() {
 		for _, n := range nodes {
+			if st, ok := n.Stats(); ok && o.stats {
+				fmt.Fprintf(os.Stderr, "replica %d (%v): packets=%d reads=%d sent=%d writes=%d flushes=%d records=%d syncs=%d (mean %v) rewrites=%d\n",
+					n.ID(), st.Role, st.Host.Packets, st.Host.Reads, st.Host.Sent, st.Host.Writes, st.Host.Flushes,
+					st.Log.Records, st.Log.Syncs, st.Log.SyncTime/time.Duration(max(st.Log.Syncs, 1)), st.Log.Rewrites)
+			}
 			n.Close()
 		}
 		cleanup()
