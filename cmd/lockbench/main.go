@@ -13,6 +13,12 @@
 // With -start N the tool runs an N-replica group in this process, on free
 // loopback ports, each replica with its own durable log (fsync on) in a
 // temporary directory that is removed afterwards.
+//
+// Latencies go into a fixed-size log-linear histogram (quantiles within
+// 0.8%), so a run of any length costs the same memory. -mem D samples the
+// process's live heap and RSS every D and reports first, peak and last
+// (with -start this is the replicas' memory too: the 10-minute flatness
+// check of BENCHMARKS.md); -csv adds the row cmd/benchplot reads.
 package main
 
 import (
@@ -27,7 +33,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -47,6 +52,8 @@ type options struct {
 	quiet    bool
 	cpuprof  string
 	stats    bool
+	memEvery time.Duration
+	csv      bool
 }
 
 func main() {
@@ -67,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.quiet, "q", false, "no live progress line")
 	fs.StringVar(&o.cpuprof, "cpuprofile", "", "write a CPU profile of the measured run (with -start it covers the replicas too)")
 	fs.BoolVar(&o.stats, "stats", false, "with -start, print each replica's host and log counters on standard error at the end")
+	fs.DurationVar(&o.memEvery, "mem", 0, "sample this process's memory this often (live Go heap after a forced GC, RSS) and report first, peak and last (0: off)")
+	fs.BoolVar(&o.csv, "csv", false, "also print the figures as a CSV row (replicas,clients,pairs_per_s,p50_ms,p99_ms) for cmd/benchplot")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -101,6 +110,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "lockbench: %v\n", err)
 		return 1
 	}
+	memReport(stdout, res.mem)
+	if o.csv {
+		fmt.Fprintln(stdout, res.csvRow(len(cfg.Peers())))
+	}
 	fmt.Fprintln(stdout, res.summary(&o, len(cfg.Peers())))
 	if res.pairs == 0 {
 		return 1
@@ -122,6 +135,8 @@ func (o *options) validate(extra int) error {
 		return fmt.Errorf("-locks %d: want >= 0", o.locks)
 	case o.timeout <= 0 || o.warmup < 0:
 		return fmt.Errorf("-timeout %v, -warmup %v: want > 0 and >= 0", o.timeout, o.warmup)
+	case o.memEvery < 0:
+		return fmt.Errorf("-mem %v: want >= 0", o.memEvery)
 	}
 	if o.locks == 0 {
 		o.locks = o.clients
@@ -199,23 +214,32 @@ func loopbackConfig(n int) (*udphost.Config, error) {
 }
 
 type result struct {
+	clients int
 	pairs   int64
 	errors  int64
 	elapsed time.Duration
-	lat     []time.Duration
+	lat     hist
+	mem     []memSample
 }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (r *result) summary(o *options, replicas int) string {
 	q := func(p float64) string {
-		if len(r.lat) == 0 {
+		if r.lat.n == 0 {
 			return "-"
 		}
-		i := min(len(r.lat)-1, int(p*float64(len(r.lat))))
-		return fmt.Sprintf("%.3fms", float64(r.lat[i].Microseconds())/1000)
+		return fmt.Sprintf("%.3fms", ms(r.lat.quantile(p)))
 	}
 	rate := float64(r.pairs) / r.elapsed.Seconds()
 	return fmt.Sprintf("lockbench: replicas=%d clients=%d locks=%d duration=%v pairs=%d pairs/s=%.1f p50=%s p99=%s p999=%s errors=%d",
 		replicas, o.clients, o.locks, r.elapsed.Round(time.Millisecond), r.pairs, rate, q(0.50), q(0.99), q(0.999), r.errors)
+}
+
+// csvRow is the run as cmd/benchplot reads it.
+func (r *result) csvRow(replicas int) string {
+	return fmt.Sprintf("%d,%d,%.0f,%.3f,%.3f", replicas, r.clients, float64(r.pairs)/r.elapsed.Seconds(),
+		ms(r.lat.quantile(0.5)), ms(r.lat.quantile(0.99)))
 }
 
 // bench runs the clients: warm up, then measure for the duration.
@@ -235,7 +259,7 @@ func bench(o *options, cfg *udphost.Config, stderr io.Writer) (*result, error) {
 		pairs     atomic.Int64
 		errs      atomic.Int64
 		mu        sync.Mutex
-		lat       []time.Duration
+		lat       hist
 		wg        sync.WaitGroup
 	)
 	for i, c := range clients {
@@ -243,7 +267,7 @@ func bench(o *options, cfg *udphost.Config, stderr io.Writer) (*result, error) {
 		go func() {
 			defer wg.Done()
 			rng := rand.New(rand.NewPCG(uint64(i), 0x10cb))
-			var mine []time.Duration
+			mine := new(hist) // fixed size: a long run costs no more memory
 			for !stop.Load() {
 				name := fmt.Sprint(rng.IntN(o.locks))
 				t0 := time.Now()
@@ -256,22 +280,21 @@ func bench(o *options, cfg *udphost.Config, stderr io.Writer) (*result, error) {
 					continue
 				}
 				pairs.Add(1)
-				mine = append(mine, time.Since(t0))
+				mine.add(time.Since(t0))
 			}
 			mu.Lock()
-			lat = append(lat, mine...)
+			lat.merge(mine)
 			mu.Unlock()
 		}()
 	}
 	time.Sleep(o.warmup)
 	measuring.Store(true)
 	start := time.Now()
-	progress(o, stderr, start, &pairs, &errs)
+	mem := progress(o, stderr, start, &pairs, &errs)
 	stop.Store(true)
 	elapsed := time.Since(start)
 	wg.Wait()
-	slices.Sort(lat)
-	return &result{pairs: pairs.Load(), errors: errs.Load(), elapsed: elapsed, lat: lat}, nil
+	return &result{clients: o.clients, pairs: pairs.Load(), errors: errs.Load(), elapsed: elapsed, lat: lat, mem: mem}, nil
 }
 
 // pair locks and unlocks name; an answer other than granted and released
@@ -296,11 +319,20 @@ func pair(c *udphost.Client, name string, timeout time.Duration) error {
 	return nil
 }
 
-// progress prints a live line once a second until the duration is over.
-func progress(o *options, w io.Writer, start time.Time, pairs, errs *atomic.Int64) {
+// progress prints a live line once a second until the duration is over,
+// and with -mem samples memory (printing each sample on its own line).
+func progress(o *options, w io.Writer, start time.Time, pairs, errs *atomic.Int64) []memSample {
 	end := start.Add(o.duration)
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
+	var mem []memSample
+	var memTick <-chan time.Time
+	if o.memEvery > 0 {
+		mt := time.NewTicker(o.memEvery)
+		defer mt.Stop()
+		memTick = mt.C
+		mem = append(mem, sampleMem(0))
+	}
 	for {
 		left := time.Until(end)
 		if left <= 0 {
@@ -308,6 +340,13 @@ func progress(o *options, w io.Writer, start time.Time, pairs, errs *atomic.Int6
 		}
 		select {
 		case <-t.C:
+		case <-memTick:
+			s := sampleMem(time.Since(start))
+			mem = append(mem, s)
+			if !o.quiet {
+				fmt.Fprintf(w, "\r\033[K%v\n", s)
+			}
+			continue
 		case <-time.After(left):
 		}
 		if !o.quiet {
@@ -315,7 +354,11 @@ func progress(o *options, w io.Writer, start time.Time, pairs, errs *atomic.Int6
 			fmt.Fprintf(w, "\r%5.1fs  %d pairs  %.0f pairs/s  %d errors ", el, pairs.Load(), float64(pairs.Load())/el, errs.Load())
 		}
 	}
+	if o.memEvery > 0 {
+		mem = append(mem, sampleMem(time.Since(start)))
+	}
 	if !o.quiet {
 		fmt.Fprint(w, "\r\033[K")
 	}
+	return mem
 }

@@ -37,3 +37,26 @@ func TestShortRun(t *testing.T) {
 		t.Fatalf("summary %q", line)
 	}
 }
+
+// TestMemAndCSV: -mem samples memory and reports it, -csv prints the row
+// benchplot reads; the summary stays the last line.
+func TestMemAndCSV(t *testing.T) {
+	var out, errb bytes.Buffer
+	code := run([]string{"-start", "3", "-clients", "2", "-duration", "600ms", "-warmup", "100ms", "-q", "-mem", "200ms", "-csv"}, &out, &errb)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("want memory, csv and summary lines, got %q", lines)
+	}
+	if !regexp.MustCompile(`^lockbench: memory over \S+ \((\d+) samples\): live heap [\d.]+ -> [\d.]+ MiB \(peak [\d.]+\), rss [\d.]+ -> [\d.]+ MiB \(peak [\d.]+\)$`).MatchString(lines[0]) {
+		t.Errorf("memory line %q", lines[0])
+	}
+	if !regexp.MustCompile(`^3,2,\d+,[\d.]+,[\d.]+$`).MatchString(lines[1]) {
+		t.Errorf("csv row %q", lines[1])
+	}
+	if !strings.HasPrefix(lines[2], "lockbench: replicas=3 clients=2 ") {
+		t.Errorf("summary %q", lines[2])
+	}
+}
