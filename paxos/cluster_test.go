@@ -27,6 +27,11 @@ type testCluster struct {
 	chosen  map[uint64][][]byte // agreement: slot -> the one chosen value
 	sent    int
 	snapAt  uint64 // compact every snapAt applied slots (0: never)
+	// stepDuring is the chance that a replica's host, like a pipelined
+	// one waiting for its sync, takes in messages and a tick between
+	// writing a Ready and Advance.
+	stepDuring float64
+	steppedIn  int // messages so taken
 }
 
 type queued struct {
@@ -90,11 +95,39 @@ func (c *testCluster) handleReady(id ID, r *Replica) {
 	for _, e := range rd.Committed {
 		c.applied[id] = append(c.applied[id], Entry{Slot: e.Slot, Cmds: e.Cmds})
 	}
+	if c.stepDuring > 0 && c.rng.Float64() < c.stepDuring {
+		c.stepWhileSyncing(id, r)
+	}
 	r.Advance()
 	if c.snapAt > 0 && r.Applied()-r.SnapshotSlot() >= c.snapAt {
 		if err := r.Compact(r.Applied(), []byte(fmt.Sprintf("snap@%d", r.Applied()))); err != nil {
 			c.t.Fatal(err)
 		}
+	}
+}
+
+// stepWhileSyncing hands replica id up to three of the messages queued for
+// it, and maybe a tick, while its Ready is written but not yet advanced.
+func (c *testCluster) stepWhileSyncing(id ID, r *Replica) {
+	for k := 0; k < 3; k++ {
+		i := slices.IndexFunc(c.queue, func(q queued) bool { return q.to == id })
+		if i < 0 {
+			break
+		}
+		q := c.queue[i]
+		c.queue = slices.Delete(c.queue, i, i+1)
+		if c.cut[[2]ID{q.from, q.to}] || c.rng.Float64() < c.dropP {
+			continue
+		}
+		var m Message
+		if err := DecodeMessage(q.pkt, &m); err != nil {
+			c.t.Fatalf("decode: %v", err)
+		}
+		r.Step(&m)
+		c.steppedIn++
+	}
+	if c.rng.IntN(4) == 0 {
+		r.Tick()
 	}
 }
 

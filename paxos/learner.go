@@ -200,6 +200,8 @@ func (r *Replica) installSnapshot(s Snapshot) {
 	r.applied = s.Slot
 	r.snapOut = &r.snap
 	r.rewrite = true
+	r.snapSeq++
+	r.rewriteSeq++
 	r.catchupWanted = false
 	r.advanceCommit()
 	if r.role == Candidate {

@@ -38,6 +38,11 @@ type Snapshot struct {
 // Records; if Sync, make them durable; then send Messages; then install
 // Snapshot (if any) and apply Committed in order; then call Advance. The
 // slices are only valid until Advance.
+//
+// Once it has written the records, a host may go on calling Step, Tick and
+// Propose while it waits for the sync (no HasReady or Ready until
+// Advance): what they cause goes into the next Ready, and Advance retires
+// only what this one handed out.
 type Ready struct {
 	Records   []Record
 	Rewrite   bool
@@ -100,6 +105,17 @@ type Replica struct {
 	afterPersist []Message // messages to self, stepped once the records are durable
 	committed    []Entry   // Ready.Committed's buffer, reused after Advance
 	readyCommit  uint64
+	// Each request for a sync, rewrite or snapshot install bumps its
+	// counter; handed is what the last Ready took, so Advance retires that
+	// and keeps whatever came after it.
+	syncSeq, rewriteSeq, snapSeq uint64
+	handed                       handedOut
+}
+
+// handedOut is what one Ready handed to the host.
+type handedOut struct {
+	records, msgs, self          int
+	syncSeq, rewriteSeq, snapSeq uint64
 }
 
 // New builds a replica with empty durable state. Use Restore to rebuild one
@@ -145,6 +161,7 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 	if r.snap.Data != nil || r.snap.Slot > 0 {
 		s := r.snap
 		r.snapOut = &s
+		r.snapSeq++
 	}
 	r.maxSeen = r.promised
 	r.becomeFollower(0)
@@ -265,6 +282,8 @@ func (r *Replica) Ready() Ready {
 		Snapshot: r.snapOut,
 	}
 	r.readyCommit = r.commit
+	r.handed = handedOut{records: len(r.records), msgs: len(r.msgs), self: len(r.afterPersist),
+		syncSeq: r.syncSeq, rewriteSeq: r.rewriteSeq, snapSeq: r.snapSeq}
 	if r.commit > r.applied {
 		c := r.committed[:0]
 		for n := r.applied; n < r.commit; n++ {
@@ -283,18 +302,34 @@ func (r *Replica) Advance() {
 	if r.readyCommit > r.applied {
 		r.applied = r.readyCommit
 	}
-	clear(r.records)
-	r.records = r.records[:0]
-	clear(r.msgs)
-	r.msgs = r.msgs[:0]
+	h := r.handed
+	r.handed = handedOut{}
+	r.records = retire(r.records, h.records)
+	r.msgs = retire(r.msgs, h.msgs)
 	clear(r.committed)
 	r.committed = r.committed[:0]
-	r.rewrite, r.sync, r.snapOut = false, false, nil
-	self := r.afterPersist
-	r.afterPersist = nil
+	// A flag stays up if it was raised again after the Ready.
+	r.sync = r.syncSeq != h.syncSeq
+	r.rewrite = r.rewriteSeq != h.rewriteSeq
+	if r.snapSeq == h.snapSeq {
+		r.snapOut = nil
+	}
+	self := r.afterPersist[:h.self:h.self]
+	r.afterPersist = append([]Message(nil), r.afterPersist[h.self:]...)
+	if len(r.afterPersist) == 0 {
+		r.afterPersist = nil
+	}
 	for i := range self {
 		r.stepMsg(&self[i])
 	}
+}
+
+// retire drops the first n elements of s, keeping the rest (and the
+// backing array) for the next Ready.
+func retire[T any](s []T, n int) []T {
+	k := copy(s, s[n:])
+	clear(s[k:])
+	return s[:k]
 }
 
 // Compact tells the replica the application's state after applying every
@@ -310,6 +345,7 @@ func (r *Replica) Compact(slot uint64, data []byte) error {
 	r.snap = Snapshot{Slot: slot, Data: data}
 	r.log.truncate(slot)
 	r.rewrite = true
+	r.rewriteSeq++
 	return nil
 }
 
@@ -338,7 +374,10 @@ func (r *Replica) DurableState() []Record {
 // and must be durable before any message leaves.
 func (r *Replica) persist(rec Record, sync bool) {
 	r.records = append(r.records, rec)
-	r.sync = r.sync || sync
+	if sync {
+		r.sync = true
+		r.syncSeq++
+	}
 }
 
 // send queues a message. A message to itself waits until the records queued

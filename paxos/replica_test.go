@@ -238,14 +238,30 @@ func TestCrashRestartKeepsChosen(t *testing.T) {
 // TestRandomFaults drives proposals through message loss, reordering,
 // partitions and crashes; checkAgreement runs after every event, and once
 // the faults stop every proposal that was taken must be applied everywhere.
-func TestRandomFaults(t *testing.T) {
+func TestRandomFaults(t *testing.T) { randomFaults(t, 0) }
+
+// TestRandomFaultsPipelined: the same, with hosts that Step and Tick
+// between writing a Ready and Advance, as one that syncs in the
+// background does: nothing those calls cause may be lost or reordered
+// against durability.
+func TestRandomFaultsPipelined(t *testing.T) { randomFaults(t, 0.5) }
+
+func randomFaults(t *testing.T, stepDuring float64) {
 	seeds := 60
 	if testing.Short() {
 		seeds = 10
 	}
+	stepped := 0
+	defer func() {
+		if stepDuring > 0 && !t.Failed() && stepped == 0 {
+			t.Fatal("no message was stepped between Ready and Advance: the test exercised nothing")
+		}
+	}()
 	for seed := uint64(100); seed < uint64(100+seeds); seed++ {
 		n := []int{1, 3, 5}[seed%3]
 		c := newTestCluster(t, n, seed)
+		c.stepDuring = stepDuring
+		defer func() { stepped += c.steppedIn }()
 		c.snapAt = uint64(5 + seed%20)
 		rng := rand.New(rand.NewPCG(seed, 7))
 		c.dropP = 0.2
@@ -410,5 +426,67 @@ func TestLeaderWaitsForOwnPromise(t *testing.T) {
 	r.Advance() // the self-promise is durable now and counts
 	if r.Role() != Leader {
 		t.Fatalf("role %v after its own promise counted", r.Role())
+	}
+}
+
+// TestStepBetweenReadyAndAdvance: a follower whose Ready (an accepted
+// entry and its Accepted) is written but not advanced takes a heartbeat;
+// Advance retires only what the Ready handed out, so the heartbeat's ack
+// comes in the next Ready, and nothing is handed out twice.
+func TestStepBetweenReadyAndAdvance(t *testing.T) {
+	c := newTestCluster(t, 3, 31)
+	c.run(30)
+	l := c.leader()
+	if l == 0 {
+		t.Fatal("no leader")
+	}
+	f := c.ids[0]
+	if f == l {
+		f = c.ids[1]
+	}
+	c.queue = nil
+	lead, fol := c.reps[l], c.reps[f]
+	mine := func(typ MsgType) Message {
+		t.Helper()
+		for i, q := range c.queue {
+			var m Message
+			if err := DecodeMessage(q.pkt, &m); err != nil {
+				t.Fatal(err)
+			}
+			if q.to == f && m.Type == typ {
+				c.queue = slices.Delete(c.queue, i, i+1)
+				return m
+			}
+		}
+		t.Fatalf("no %v for replica %d queued", typ, f)
+		return Message{}
+	}
+	if err := lead.Propose([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	c.handleReady(l, lead)
+	acc := mine(MsgAccept)
+	fol.Step(&acc)
+	rd := fol.Ready()
+	if len(rd.Records) != 1 || len(rd.Messages) != 1 || rd.Messages[0].Type != MsgAccepted {
+		t.Fatalf("follower's Ready: %d records, messages %v", len(rd.Records), rd.Messages)
+	}
+	for range lead.cfg.HeartbeatTicks {
+		lead.Tick()
+	}
+	c.handleReady(l, lead)
+	hb := mine(MsgHeartbeat)
+	fol.Step(&hb) // between Ready and Advance
+	fol.Advance()
+	if !fol.HasReady() {
+		t.Fatal("the heartbeat's ack was lost at Advance")
+	}
+	rd = fol.Ready()
+	if len(rd.Records) != 0 || len(rd.Messages) != 1 || rd.Messages[0].Type != MsgHeartbeatAck {
+		t.Fatalf("next Ready: %d records, messages %v; want just the HeartbeatAck", len(rd.Records), rd.Messages)
+	}
+	fol.Advance()
+	if fol.HasReady() {
+		t.Fatalf("still ready after both: %+v", fol.Ready())
 	}
 }
