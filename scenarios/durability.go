@@ -24,7 +24,7 @@ type durable struct {
 	// higher acceptance in the same batch may replace the first before it
 	// reaches the disk, and the durable higher one dominates it (any
 	// proposal above a chosen ballot carries the chosen value).
-	accepted map[uint64]paxos.Ballot
+	accepted ballots
 	snapSlot uint64
 	pending  []paxos.Record // appended, not yet synced
 	// violation is the first record the replica wrote that it must not
@@ -33,7 +33,7 @@ type durable struct {
 }
 
 func newDurable(recs []paxos.Record) *durable {
-	d := &durable{accepted: map[uint64]paxos.Ballot{}}
+	d := &durable{}
 	d.apply(recs, false)
 	return d
 }
@@ -59,19 +59,60 @@ func (d *durable) apply(recs []paxos.Record, ordered bool) {
 			d.noteAccepted(r.Entry.Slot, r.Entry.Ballot)
 		case paxos.RecSnapshot:
 			d.snapSlot = max(d.snapSlot, r.Slot)
-			for s := range d.accepted {
-				if s < r.Slot {
-					delete(d.accepted, s) // order-independent deletes only
-				}
-			}
+			d.accepted.dropBelow(r.Slot)
 		}
 	}
 }
 
 func (d *durable) noteAccepted(slot uint64, b paxos.Ballot) {
-	if cur, ok := d.accepted[slot]; !ok || cur.Less(b) {
-		d.accepted[slot] = b
+	if cur, ok := d.accepted.get(slot); !ok || cur.Less(b) {
+		d.accepted.set(slot, b)
 	}
+}
+
+// ballots maps slots to ballots over a dense window of slots [base,
+// base+len(b)), like the replica's own log; a zero ballot is no entry (no
+// value is ever accepted at ballot zero).
+type ballots struct {
+	base uint64
+	b    []paxos.Ballot
+}
+
+func (w *ballots) get(slot uint64) (paxos.Ballot, bool) {
+	if slot < w.base || slot-w.base >= uint64(len(w.b)) {
+		return paxos.Ballot{}, false
+	}
+	v := w.b[slot-w.base]
+	return v, !v.IsZero()
+}
+
+func (w *ballots) set(slot uint64, v paxos.Ballot) {
+	if len(w.b) == 0 {
+		w.base = slot
+	}
+	if slot < w.base { // below the window: widen it downwards
+		grown := make([]paxos.Ballot, int(w.base-slot)+len(w.b))
+		copy(grown[w.base-slot:], w.b)
+		w.b, w.base = grown, slot
+	}
+	for uint64(len(w.b)) <= slot-w.base {
+		w.b = append(w.b, paxos.Ballot{})
+	}
+	w.b[slot-w.base] = v
+}
+
+// dropBelow forgets every slot below s.
+func (w *ballots) dropBelow(s uint64) {
+	if s <= w.base {
+		return
+	}
+	if n := s - w.base; n >= uint64(len(w.b)) {
+		w.b = w.b[:0]
+	} else {
+		k := copy(w.b, w.b[n:])
+		w.b = w.b[:k]
+	}
+	w.base = s
 }
 
 func (d *durable) append(recs []paxos.Record) { d.pending = append(d.pending, recs...) }
@@ -84,7 +125,9 @@ func (d *durable) sync() {
 
 // rewrite replaces the log with recs (the replica's whole durable state).
 func (d *durable) rewrite(recs []paxos.Record) {
-	*d = durable{accepted: map[uint64]paxos.Ballot{}, pending: d.pending[:0], violation: d.violation, before: d.promised}
+	w := d.accepted
+	w.b = w.b[:0] // the window's array is reused
+	*d = durable{accepted: w, pending: d.pending[:0], violation: d.violation, before: d.promised}
 	d.apply(recs, false)
 }
 
@@ -113,7 +156,7 @@ func (d *durable) vouch(id paxos.ID, rep *paxos.Replica, m *paxos.Message) error
 		return fmt.Errorf("replica %d sent %s below the ballot %v it had promised", id, paxos.DescribeMessage(m), d.before)
 	}
 	for _, s := range m.Slots {
-		if b, ok := d.accepted[s]; ok && !b.Less(m.Ballot) || s < d.snapSlot {
+		if b, ok := d.accepted.get(s); ok && !b.Less(m.Ballot) || s < d.snapSlot {
 			continue
 		}
 		if st, _ := rep.Slot(s); st == paxos.SlotChosen || st == paxos.SlotCleared {
