@@ -90,6 +90,7 @@ type Server struct {
 	counters Counters
 	buf      []byte
 	in       paxos.Message // the decoded peer message, reused: the replica keeps no pointer to it
+	slab     []byte        // reply packets are carved from it; see reply
 	// OnApply, if set, sees every command as it is applied, with the
 	// waiters it granted (for checkers).
 	OnApply func(slot uint64, c Command, r Result, grants []Grant)
@@ -249,7 +250,16 @@ func (s *Server) replyResult(c ClientID, seq uint64, res Result) {
 }
 
 func (s *Server) reply(to Addr, p *Reply) {
-	s.replies = append(s.replies, Packet{To: to, Data: AppendReply(nil, p)})
+	// Replies are carved from an append-only slab, like the node's
+	// packets: the transport owns each one, and nobody writes its bytes
+	// again (a reply that outgrows the slab moves it; the earlier packets
+	// keep the old array).
+	if cap(s.slab)-len(s.slab) < 512 {
+		s.slab = make([]byte, 0, 4<<10)
+	}
+	start := len(s.slab)
+	s.slab = AppendReply(s.slab, p)
+	s.replies = append(s.replies, Packet{To: to, Data: s.slab[start:len(s.slab):len(s.slab)]})
 }
 
 // decodeSnapshot builds the state machine a snapshot handed out by the

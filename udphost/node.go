@@ -397,6 +397,7 @@ type transport struct {
 	auth    *auth
 	stats   *HostStats
 	out     []ipv4.Message
+	bufs    [][]byte                        // each queued message's Buffers is one element of it
 	slab    []byte                          // sealed packets are carved from it
 	udpAddr map[netip.AddrPort]*net.UDPAddr // sendmmsg wants net.Addrs; built once each
 }
@@ -429,7 +430,12 @@ func (t *transport) Send(to lockmgr.Addr, pkt []byte) {
 		ua = net.UDPAddrFromAddrPort(ap)
 		t.udpAddr[ap] = ua
 	}
-	t.out = append(t.out, ipv4.Message{Buffers: [][]byte{pkt}, Addr: ua})
+	// Buffers is a one-element window on t.bufs rather than a slice of
+	// its own per packet; should t.bufs grow, the windows already handed
+	// out keep the old array, which nobody writes until flush.
+	t.bufs = append(t.bufs, pkt)
+	k := len(t.bufs)
+	t.out = append(t.out, ipv4.Message{Buffers: t.bufs[k-1 : k : k], Addr: ua})
 }
 
 // flush sends every queued packet. A packet the kernel refuses is counted
@@ -447,5 +453,7 @@ func (t *transport) flush() {
 	}
 	clear(t.out)
 	t.out = t.out[:0]
+	clear(t.bufs)
+	t.bufs = t.bufs[:0]
 	t.slab = t.slab[:0] // nothing refers to the sent packets any more
 }
