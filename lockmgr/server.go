@@ -51,17 +51,20 @@ type Counters struct {
 	Oversized       uint64 // a datagram longer than any packet may be
 	// Not a drop: compactions skipped because the snapshot was too big.
 	SnapshotTooBig uint64
+	// A peer claimed another value chosen for a slot chosen here (a bug,
+	// or a forgery in a group without a key); the claim was ignored.
+	ChosenConflict uint64
 }
 
 // Slice lists the counters in a fixed order, for the status reply.
 func (c Counters) Slice() []uint64 {
 	return []uint64{c.BadPacket, c.Stranger, c.Misaddressed, c.UnknownKind, c.BadCommand, c.Rejected,
-		c.Unauthenticated, c.Oversized, c.SnapshotTooBig}
+		c.Unauthenticated, c.Oversized, c.SnapshotTooBig, c.ChosenConflict}
 }
 
 // CounterNames names Slice's entries in order.
 var CounterNames = []string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
-	"unauthenticated", "oversized", "snapshot_too_big"}
+	"unauthenticated", "oversized", "snapshot_too_big", "chosen_conflict"}
 
 // Packet is an encoded packet to send.
 type Packet struct {
@@ -120,7 +123,11 @@ func (s *Server) Replica() *paxos.Replica { return s.rep }
 func (s *Server) StateMachine() *StateMachine { return s.sm }
 
 // Counters returns the drop counters.
-func (s *Server) Counters() Counters { return s.counters }
+func (s *Server) Counters() Counters {
+	c := s.counters
+	c.ChosenConflict, _ = s.rep.Conflicts()
+	return c
+}
 
 // AddCounters adds a host's own drops (packets that never reached the
 // server) to the counters, so that status shows them with the rest.
@@ -180,7 +187,7 @@ func (s *Server) receive(from Addr, pkt []byte) {
 func (s *Server) request(from Addr, q *Request) {
 	if q.Op == OpStatus {
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Report, Leader: s.rep.Leader(),
-			Locks: s.sm.Status(), Counters: s.counters.Slice()})
+			Locks: s.sm.Status(), Counters: s.Counters().Slice()})
 		return
 	}
 	if !ValidName(q.Name) {

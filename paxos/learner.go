@@ -61,7 +61,15 @@ func (r *Replica) learnChosen(e *Entry) {
 	s := r.log.at(e.Slot)
 	if s.state == SlotChosen {
 		if !sameCmds(s.cmds, e.Cmds) {
-			panic(fmt.Sprintf("paxos: replica %d: slot %d chosen twice with different values", r.id, e.Slot))
+			// Two values chosen for one slot: a bug, or a forged packet
+			// in a group without a key. Either way the claim is not
+			// taken; it is counted, so a harness fails on it and an
+			// operator sees it, instead of one packet stopping the node.
+			r.conflicts++
+			if r.conflict == "" {
+				r.conflict = fmt.Sprintf("replica %d: slot %d chosen as %s here, claimed chosen as %s at ballot %v",
+					r.id, e.Slot, DescribeEntry(Entry{Slot: e.Slot, Ballot: s.ballot, Cmds: s.cmds}), DescribeEntry(*e), e.Ballot)
+			}
 		}
 		return
 	}

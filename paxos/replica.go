@@ -110,6 +110,9 @@ type Replica struct {
 	// and keeps whatever came after it.
 	syncSeq, rewriteSeq, snapSeq uint64
 	handed                       handedOut
+
+	conflicts uint64 // claims that a chosen slot holds another value
+	conflict  string // the first of them, described
 }
 
 // handedOut is what one Ready handed to the host.
@@ -483,6 +486,12 @@ func (r *Replica) Slot(n uint64) (SlotState, Entry) {
 	}
 	return s.state, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds}
 }
+
+// Conflicts counts the claims, from a peer's Chosen message, that a slot
+// this replica knows chosen holds another value, and describes the first.
+// Each was ignored. Any at all means a bug or a forgery (in a group
+// without a packet key): agreement checkers fail on it.
+func (r *Replica) Conflicts() (n uint64, first string) { return r.conflicts, r.conflict }
 
 // TicksToTimer is how many Ticks from now the replica's next timer fires:
 // the Ticks before that one only count down, so they leave HasReady as it

@@ -490,3 +490,58 @@ func TestStepBetweenReadyAndAdvance(t *testing.T) {
 		t.Fatalf("still ready after both: %+v", fol.Ready())
 	}
 }
+
+// TestForgedChosenIsCountedNotTaken: a Chosen message claiming another
+// value for a slot this replica knows chosen (a forgery, in a group
+// without a key, or a bug) is ignored and counted; the replica keeps
+// running with its value.
+func TestForgedChosenIsCountedNotTaken(t *testing.T) {
+	c := newTestCluster(t, 3, 41)
+	c.run(30)
+	l := c.leader()
+	if l == 0 {
+		t.Fatal("no leader")
+	}
+	if err := c.propose(l, "real"); err != nil {
+		t.Fatal(err)
+	}
+	c.run(20)
+	r := c.reps[l]
+	var slot uint64
+	found := false
+	for n := r.FirstSlot(); n < r.Commit(); n++ {
+		if st, e := r.Slot(n); st == SlotChosen && len(e.Cmds) == 1 && string(e.Cmds[0]) == "real" {
+			slot, found = n, true
+		}
+	}
+	if !found {
+		t.Fatal("the command was not chosen")
+	}
+	other := c.ids[0]
+	if other == l {
+		other = c.ids[1]
+	}
+	forged := Message{Type: MsgChosen, From: other, To: l, Commit: r.Commit(),
+		Entries: []Entry{{Slot: slot, Ballot: Ballot{Round: 99, Node: other}, Cmds: [][]byte{[]byte("forged")}}}}
+	r.Step(&forged) // must not panic
+	if n, first := r.Conflicts(); n != 1 || first == "" {
+		t.Fatalf("Conflicts() = %d, %q; want 1 and a description", n, first)
+	}
+	if _, e := r.Slot(slot); string(e.Cmds[0]) != "real" {
+		t.Fatalf("slot %d now holds %q", slot, e.Cmds[0])
+	}
+	// The claim's higher ballot made the leader step down; the group
+	// elects one again and goes on working.
+	c.run(400)
+	l = c.leader()
+	if l == 0 {
+		t.Fatal("no leader after the forged message")
+	}
+	if err := c.propose(l, "after"); err != nil {
+		t.Fatal(err)
+	}
+	c.run(40)
+	if !c.hasApplied(l, "after") {
+		t.Fatal("the group stopped after the forged message")
+	}
+}

@@ -247,6 +247,9 @@ func (r *runner) checkReplica(i int, now int64) {
 	if err := r.agree.check(i, rep); err != nil {
 		r.fail(FailAgreement, err.Error())
 	}
+	if n, first := rep.Conflicts(); n > 0 {
+		r.fail(FailAgreement, first)
+	}
 	if role := rep.Role(); role != r.roles[i] {
 		r.roles[i] = role
 		if role == paxos.Leader {

@@ -87,7 +87,7 @@ Current Locks: {"2": cX (token 2), "3": cX (token 3)}
 		t.Fatalf("output:\n%s\nwant it to start with:\n%s", got, want)
 	}
 	for id := 1; id <= 3; id++ {
-		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held; bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0$`, id))
+		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held; bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0$`, id))
 		if !line.MatchString(got) {
 			t.Errorf("status has no counters line for node %d:\n%s", id, got)
 		}
