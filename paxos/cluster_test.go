@@ -24,6 +24,7 @@ type testCluster struct {
 	cut     map[[2]ID]bool
 	dropP   float64
 	applied map[ID][]Entry
+	next    map[ID]uint64       // the slot each host applies next
 	chosen  map[uint64][][]byte // agreement: slot -> the one chosen value
 	sent    int
 	snapAt  uint64 // compact every snapAt applied slots (0: never)
@@ -43,7 +44,7 @@ func newTestCluster(t *testing.T, n int, seed uint64) *testCluster {
 	c := &testCluster{
 		t: t, rng: rand.New(rand.NewPCG(seed, 99)),
 		reps: map[ID]*Replica{}, disk: map[ID][]Record{}, cfgs: map[ID]Config{},
-		cut: map[[2]ID]bool{}, applied: map[ID][]Entry{}, chosen: map[uint64][][]byte{},
+		cut: map[[2]ID]bool{}, applied: map[ID][]Entry{}, chosen: map[uint64][][]byte{}, next: map[ID]uint64{},
 	}
 	for i := 1; i <= n; i++ {
 		c.ids = append(c.ids, ID(i))
@@ -83,6 +84,11 @@ func (c *testCluster) handleReady(id ID, r *Replica) {
 	} else {
 		c.disk[id] = append(c.disk[id], rd.Records...)
 	}
+	// A pipelined host may take in packets as soon as the records are
+	// written, before it sends, installs and applies what the Ready says.
+	if c.stepDuring > 0 && c.rng.Float64() < c.stepDuring {
+		c.stepWhileSyncing(id, r)
+	}
 	for i := range rd.Messages {
 		m := &rd.Messages[i]
 		pkt := AppendMessage(nil, m)
@@ -91,12 +97,16 @@ func (c *testCluster) handleReady(id ID, r *Replica) {
 	}
 	if rd.Snapshot != nil {
 		c.applied[id] = c.applied[id][:0]
+		c.next[id] = rd.Snapshot.Slot
 	}
 	for _, e := range rd.Committed {
+		// The host applies slots in order, each once, from where its
+		// state (the snapshot, or the slot before) left off.
+		if e.Slot != c.next[id] {
+			c.t.Fatalf("replica %d: Ready hands out slot %d to apply, but the host's state is at slot %d", id, e.Slot, c.next[id])
+		}
+		c.next[id]++
 		c.applied[id] = append(c.applied[id], Entry{Slot: e.Slot, Cmds: e.Cmds})
-	}
-	if c.stepDuring > 0 && c.rng.Float64() < c.stepDuring {
-		c.stepWhileSyncing(id, r)
 	}
 	r.Advance()
 	if c.snapAt > 0 && r.Applied()-r.SnapshotSlot() >= c.snapAt {
@@ -205,6 +215,7 @@ func (c *testCluster) restart(id ID) {
 	}
 	c.reps[id] = r
 	c.applied[id] = nil
+	c.next[id] = 0 // the snapshot, if any, says where the state starts
 	c.drain()
 }
 

@@ -545,3 +545,35 @@ func TestForgedChosenIsCountedNotTaken(t *testing.T) {
 		t.Fatal("the group stopped after the forged message")
 	}
 }
+
+// TestSnapshotHandedOutSurvivesANewerOne: a host that steps between
+// writing a Ready and installing its Snapshot may see another snapshot
+// arrive meanwhile; the Ready must still describe the first (the replica
+// used to hand out a pointer to its own current snapshot).
+func TestSnapshotHandedOutSurvivesANewerOne(t *testing.T) {
+	ids := []ID{1, 2, 3}
+	cfg := DefaultConfig(2, ids)
+	cfg.Rand = rand.New(rand.NewPCG(1, 2))
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := func(slot uint64, data string) *Message {
+		return &Message{Type: MsgSnapshot, From: 1, To: 2, Ballot: Ballot{Round: 1, Node: 1}, Slot: slot,
+			Commit: slot, Total: uint64(len(data)), Data: []byte(data)}
+	}
+	r.Step(snap(10, "ten"))
+	rd := r.Ready()
+	if rd.Snapshot == nil || rd.Snapshot.Slot != 10 {
+		t.Fatalf("first Ready's snapshot: %+v", rd.Snapshot)
+	}
+	r.Step(snap(20, "twenty")) // after the write, before the install
+	if rd.Snapshot.Slot != 10 || string(rd.Snapshot.Data) != "ten" {
+		t.Fatalf("the handed-out snapshot changed to slot %d %q", rd.Snapshot.Slot, rd.Snapshot.Data)
+	}
+	r.Advance()
+	rd = r.Ready()
+	if rd.Snapshot == nil || rd.Snapshot.Slot != 20 {
+		t.Fatalf("the newer snapshot was lost at Advance: %+v", rd.Snapshot)
+	}
+}
