@@ -272,6 +272,13 @@ func (n *Node) run() {
 			f()
 		default:
 		}
+		// What the ticks or a call caused (a heartbeat, a resend, an
+		// election) leaves now, not after the wait for packets below.
+		if n.node.Pending() {
+			n.node.Flush()
+			n.stats.Flushes++
+			n.tr.flush()
+		}
 		if n.readBatches() {
 			deadline = time.Time{} // it passed, or a wake replaced it
 		}
