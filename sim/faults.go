@@ -74,7 +74,9 @@ func (w *World) Pause(a Addr) {
 }
 
 // Resume unfreezes the process at a: the packets it held arrive now, in the
-// order they arrived, and its ticks resume one period later.
+// order they arrived, and its ticks resume one period later. That first
+// tick comes even if the process had asked to sleep longer (WakeAtTick):
+// whatever changed while it was frozen, it gets to look.
 func (w *World) Resume(a Addr) {
 	h := w.host(a)
 	if h == nil || !h.up || !h.paused {
@@ -88,6 +90,7 @@ func (w *World) Resume(a Addr) {
 	clear(h.held)
 	h.held = h.held[:0]
 	h.nextTick = w.nowNs + h.periodNs
+	h.wakeTick = 0
 	w.scheduleWake(h)
 	w.ev = Event{Kind: KindResume, Proc: a}
 	w.record(&w.ev)

@@ -138,3 +138,23 @@ func wokeAtOr(t *testing.T, w *sim.World, at *[]int64) int64 {
 	}
 	return (*at)[0]
 }
+
+// A resumed process gets a tick one period after Resume, however long it
+// had asked to sleep: things may have changed while it was frozen.
+func TestResumeWakesASleeper(t *testing.T) {
+	w := newWorld(t, 5, sim.Config{})
+	p := add(t, w, 1, 10*ms, func(*probe) *proc {
+		return &proc{onTick: func(env sim.Env) { env.WakeAtTick(1 << 40) }}
+	})
+	w.RunUntil(100 * ms)
+	if p.ticks != 1 {
+		t.Fatalf("%d tick callbacks before the pause, want the first only", p.ticks)
+	}
+	w.Pause(1)
+	w.RunUntil(200 * ms)
+	w.Resume(1)
+	w.RunUntil(215 * ms)
+	if p.ticks != 2 || p.tickTimes[1] != 210*ms {
+		t.Fatalf("tick callbacks at %v: want one 10ms after the resume at 200ms", p.tickTimes)
+	}
+}
