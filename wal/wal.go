@@ -11,6 +11,13 @@
 // are therefore followed by zeros, which recovery reads as the end of the
 // log, not as damage; a clean Close trims them off again.
 //
+// Known limit: a power loss in the middle of an fsync may put pages on the
+// disk out of order, leaving records, then zeros, then an intact later
+// record. Recovery cannot tell that from damage in the middle of the log
+// (it would need a durable mark of how far the log was synced), so it
+// refuses to start (ErrCorrupt): safe, but an operator must step in. The
+// records after the zeros were never synced, so nothing vouched for them.
+//
 // It is not a general-purpose log: it keeps no index, reads the whole file
 // back at start (snapshots keep it small), and serves one writer, the
 // goroutine that owns the node; a lock file keeps a second process out of
