@@ -76,7 +76,9 @@ func (n *Node) Tick() {
 // Deliver hands the node one packet without driving it. A host that has
 // several packets at hand delivers them all and then calls Flush once, so
 // that the records they cause share one Sync (group commit). Nothing the
-// packet causes leaves the node before that Flush.
+// packet causes leaves the node before that Flush. The node keeps nothing
+// of pkt once Deliver returns (the decoders copy what they keep), so a
+// host may read the next packet into the same buffer.
 func (n *Node) Deliver(from Addr, pkt []byte) {
 	if n.err != nil {
 		return
