@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
 	"slices"
 )
 
@@ -58,14 +59,8 @@ func appendSession(b []byte, sess *session) []byte {
 	return binary.AppendUvarint(b, uint64(sess.result.Holder))
 }
 
-func (s *StateMachine) clientIDs() []ClientID {
-	ids := make([]ClientID, 0, len(s.sessions))
-	for id := range s.sessions {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	return ids
-}
+// clientIDs lists the sessions' clients in order (see lockNames).
+func (s *StateMachine) clientIDs() []ClientID { return slices.Sorted(maps.Keys(s.sessions)) }
 
 // Hash is FNV-1a 64 over the canonical snapshot, so replicas with equal state
 // have equal hashes, and (up to collisions) only those.

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"maps"
 	"math/rand/v2"
 	"slices"
 )
@@ -94,14 +95,7 @@ func (d *Disk) Unsynced(name string) int {
 }
 
 // Files returns the names of the existing files, sorted.
-func (d *Disk) Files() []string {
-	names := make([]string, 0, len(d.files))
-	for n := range d.files {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	return names
-}
+func (d *Disk) Files() []string { return slices.Sorted(maps.Keys(d.files)) }
 
 // crash applies a crash to every file, in name order so that the torn-write
 // draws do not depend on map order, and returns the bytes lost.
