@@ -41,12 +41,15 @@ type Node struct {
 const slabBytes = 4 << 10
 
 // NewNode rebuilds a replica from the records its storage held (nil for a
-// fresh one) and returns its driver.
-func NewNode(cfg ServerConfig, recs []paxos.Record, store Storage, net Transport) (*Node, error) {
+// fresh one) and returns its driver. obs, if not nil, sees everything the
+// server does from the first drive on (a restored replica applies its
+// durable chosen slots at once); see Observer.
+func NewNode(cfg ServerConfig, recs []paxos.Record, store Storage, net Transport, obs Observer) (*Node, error) {
 	srv, err := newServer(cfg, recs)
 	if err != nil {
 		return nil, err
 	}
+	srv.obs = obs
 	n := &Node{srv: srv, store: store, net: net}
 	n.drive()
 	return n, n.err
@@ -152,7 +155,7 @@ func (n *Node) drive() {
 		// durably above. So the answers leave before the sync, rather than
 		// wait for a write that is about entries proposed since.
 		if snapSM != nil {
-			s.adopt(snapSM)
+			s.adopt(snapSM, rd.Snapshot.Slot)
 		}
 		for _, e := range rd.Committed {
 			s.apply(e)
@@ -177,8 +180,8 @@ func (n *Node) send(msgs []paxos.Message, durable bool) {
 		if m.VouchesDurable() != durable {
 			continue
 		}
-		if n.srv.OnSend != nil {
-			n.srv.OnSend(m)
+		if n.srv.obs != nil {
+			n.srv.obs.Sent(m)
 		}
 		// The transport owns what it is handed, so each packet needs
 		// bytes nobody writes again: carve it from a slab, which is only
@@ -249,43 +252,4 @@ func (n *Node) maybeCompact() {
 	if err := rep.Compact(rep.Applied(), data); err != nil {
 		n.err = err
 	}
-}
-
-// ParseLog decodes a durable log's bytes into records. A torn tail (the
-// last record cut short or garbled by a crash mid-write) is not an error:
-// ParseLog returns the records before it and the length of the intact
-// prefix, which the host should truncate to. Damage followed by intact
-// bytes is corruption in the middle, and an error.
-func ParseLog(b []byte) (recs []paxos.Record, valid int, err error) {
-	for valid < len(b) {
-		rec, n, err := paxos.DecodeRecord(b[valid:])
-		if err != nil {
-			// Truncated or garbled, it is a torn tail only if nothing
-			// intact follows: a length field damaged to point past the
-			// end also reads as truncated, and must not hide the
-			// records after it.
-			if isTornTail(b[valid:]) {
-				return recs, valid, nil
-			}
-			return recs, valid, fmt.Errorf("lockmgr: log corrupt at byte %d of %d: %w", valid, len(b), err)
-		}
-		recs = append(recs, rec)
-		valid += n
-	}
-	return recs, valid, nil
-}
-
-// isTornTail reports whether a record that failed to decode reaches the end
-// of the log: then it was the write in progress at a crash. A record with
-// intact records after it was damaged after it was written.
-func isTornTail(b []byte) bool {
-	for off := 1; off+1 < len(b); off++ {
-		if b[off] != paxos.Version || b[off+1] != paxos.KindRecord {
-			continue // cheap filter: only checksum what could start a record
-		}
-		if _, _, err := paxos.DecodeRecord(b[off:]); err == nil {
-			return false // an intact record follows: mid-log damage
-		}
-	}
-	return true
 }

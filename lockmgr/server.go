@@ -94,15 +94,7 @@ type Server struct {
 	buf      []byte
 	in       paxos.Message // the decoded peer message, reused: the replica keeps no pointer to it
 	slab     []byte        // reply packets are carved from it; see reply
-	// OnApply, if set, sees every command as it is applied, with the
-	// waiters it granted (for checkers).
-	OnApply func(slot uint64, c Command, r Result, grants []Grant)
-	// OnSend, if set, sees every replica message as it leaves, after the
-	// records it depends on were persisted (for durability checkers).
-	OnSend func(m *paxos.Message)
-	// OnRestore, if set, is called after the state machine was reset to a
-	// snapshot (for checkers that follow it).
-	OnRestore func()
+	obs      Observer      // nil: nobody watches
 }
 
 func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
@@ -115,6 +107,28 @@ func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
 	}
 	return &Server{cfg: cfg, rep: rep, sm: NewStateMachine(cfg.SM), clients: map[ClientID]*clientRef{}}, nil
 }
+
+// Observer sees what a server does, for a harness's checkers. Its methods
+// run inside the driver, at the moment they describe; they must not call
+// back into the server or keep the slices they are handed.
+type Observer interface {
+	// Sent: a replica message leaves, after the records that back it were
+	// written (and, for a promise or acceptance, synced).
+	Sent(m *paxos.Message)
+	// Committed: a chosen slot is handed to the state machine sm, before
+	// its commands are applied; slots come in order without gaps. sm is
+	// for inspection only (it has applied every slot below e.Slot).
+	Committed(e paxos.Entry, sm *StateMachine)
+	// Applied: one command of the slot was applied, with its result and
+	// the waiters it granted.
+	Applied(slot uint64, c Command, r Result, grants []Grant)
+	// Restored: the state machine was reset to a snapshot covering every
+	// slot below slot; applying goes on from slot.
+	Restored(slot uint64)
+}
+
+// Observe makes o see everything the server does from now on (nil: none).
+func (s *Server) Observe(o Observer) { s.obs = o }
 
 // Replica exposes the paxos replica, for inspection.
 func (s *Server) Replica() *paxos.Replica { return s.rep }
@@ -228,6 +242,9 @@ func (s *Server) request(from Addr, q *Request) {
 // apply runs one chosen slot through the state machine and answers the
 // clients this replica heard from.
 func (s *Server) apply(e paxos.Entry) {
+	if s.obs != nil {
+		s.obs.Committed(e, s.sm)
+	}
 	for _, raw := range e.Cmds {
 		c, err := DecodeCommand(raw)
 		if err != nil {
@@ -235,8 +252,8 @@ func (s *Server) apply(e paxos.Entry) {
 			continue
 		}
 		res, grants := s.sm.Apply(e.Slot, c)
-		if s.OnApply != nil {
-			s.OnApply(e.Slot, c, res, grants)
+		if s.obs != nil {
+			s.obs.Applied(e.Slot, c, res, grants)
 		}
 		s.replyResult(c.Client, c.Seq, res)
 		for _, g := range grants {
@@ -282,11 +299,12 @@ func (s *Server) decodeSnapshot(snap *paxos.Snapshot) (*StateMachine, error) {
 	return sm, nil
 }
 
-// adopt resets the state machine to one decoded from a snapshot.
-func (s *Server) adopt(sm *StateMachine) {
+// adopt resets the state machine to one decoded from the snapshot that
+// covers every slot below slot.
+func (s *Server) adopt(sm *StateMachine, slot uint64) {
 	s.sm = sm
-	if s.OnRestore != nil {
-		s.OnRestore()
+	if s.obs != nil {
+		s.obs.Restored(slot)
 	}
 }
 

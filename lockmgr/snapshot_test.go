@@ -14,7 +14,7 @@ import (
 func TestSnapshotRestoreBehavesIdentically(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		cfg := SMConfig{MaxClients: rapid.IntRange(1, 6).Draw(t, "maxClients")}
-		d := newDriver(NewStateMachine(cfg), 4)
+		d := newStepper(NewStateMachine(cfg), 4)
 		for range rapid.IntRange(0, 40).Draw(t, "before") {
 			d.step(t)
 		}

@@ -150,7 +150,7 @@ type Message struct {
 // (a promise, or an acceptance): it must not leave before the records of
 // the Ready that carries it are durable. Every other message may leave
 // while those records are still being written, which is how a leader's
-// own write overlaps with its followers' (DESIGN §2: the leader counts
+// own write overlaps with its followers' (ARCHITECTURE.md: the leader counts
 // its own vote only once durable, at Advance).
 func (m *Message) VouchesDurable() bool {
 	return !m.Reject && (m.Type == MsgPromise || m.Type == MsgAccepted)

@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/datadriven"
-
 	"paxlock/lockmgr"
 	"paxlock/sim"
 )
@@ -21,7 +19,7 @@ import (
 // Errors start with the command's name; the caller adds file and line.
 type args struct {
 	cmd      string
-	list     []datadriven.CmdArg
+	list     []cmdArg
 	replicas int // for checking replica and client numbers; 0 before cluster
 	clients  int
 	asked    []string // names asked for, in order, for error messages
@@ -29,8 +27,8 @@ type args struct {
 	err      error
 }
 
-func newArgs(d *datadriven.TestData, c *Cluster) *args {
-	a := &args{cmd: d.Cmd, list: d.CmdArgs}
+func newArgs(d *command, c *Cluster) *args {
+	a := &args{cmd: d.Cmd, list: d.Args}
 	if c != nil {
 		a.replicas, a.clients = c.Replicas(), c.Clients()
 	}

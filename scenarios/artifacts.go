@@ -6,10 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"paxlock/scenarios/check"
 
 	"github.com/anishathalye/porcupine"
-
-	"paxlock/lockmgr"
 )
 
 // WriteArtifacts writes what a failure leaves behind into dir: the
@@ -25,7 +24,7 @@ func WriteArtifacts(dir string, scn *Scenario, res *Result) error {
 	}
 	info := res.Info
 	info.AddAnnotations(res.Annotations)
-	if err := porcupine.VisualizePath(lockmgr.Model(), info, filepath.Join(dir, "history.html")); err != nil {
+	if err := porcupine.VisualizePath(check.Model(), info, filepath.Join(dir, "history.html")); err != nil {
 		return fmt.Errorf("history.html: %w", err)
 	}
 	b, err := json.MarshalIndent(scn, "", "  ")

@@ -6,12 +6,13 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"paxlock/scenarios/check"
 	"paxlock/sim"
 )
 
 // BenchmarkStandardSeed: one standard seed (5 replicas, 5 clients, 200
 // operations, default faults) end to end, including its checks. Target
-// (DESIGN §7): <= 5 ms per seed.
+// (BENCHMARKS.md): <= 5 ms per seed.
 func BenchmarkStandardSeed(b *testing.B) {
 	var events, virt int64
 	for i := 0; b.Loop(); i++ {
@@ -34,7 +35,7 @@ func BenchmarkStandardCheck(b *testing.B) {
 		b.Fatal(res.Summary())
 	}
 	for b.Loop() {
-		if v, _ := checkLinearizable(res.History, time.Minute); v != porcupine.Ok {
+		if v, _ := check.Linearizable(res.History, time.Minute); v != porcupine.Ok {
 			b.Fatalf("verdict %v", v)
 		}
 	}

@@ -7,7 +7,9 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"paxlock/lockmgr"
+	"paxlock/lockmgr/simhost"
 	"paxlock/paxos"
+	"paxlock/scenarios/check"
 	"paxlock/sim"
 )
 
@@ -29,7 +31,7 @@ func NewCluster(scn Scenario) (*Cluster, error) {
 	if err := scn.Validate(); err != nil {
 		return nil, err
 	}
-	r := &runner{scn: &scn, agree: newAgreement(scn.Replicas), fencing: newFencing()}
+	r := newRunner(&scn, Options{})
 	if err := r.setup(); err != nil {
 		return nil, err
 	}
@@ -46,15 +48,10 @@ func (c *Cluster) Start(i int, op lockmgr.Op, name string) error {
 		return fmt.Errorf("no client %d (have %d)", i+1, len(c.r.clients))
 	}
 	p := c.r.clients[i]
-	p.queue = append(p.queue, OpSpec{Op: op, Name: name})
+	p.Enqueue(simhost.Op{Op: op, Name: name})
 	// The client may be asleep with nothing to do: wake it at its next
 	// tick. (A client that is not running yet starts its queue anyway.)
-	_ = c.r.w.Invoke(ClientAddrBase+sim.Addr(i), func(_ sim.Process, env sim.Env) {
-		if p.cl != nil {
-			p.catchUp(env)
-			p.sleep(env)
-		}
-	})
+	_ = c.r.w.Invoke(ClientAddrBase+sim.Addr(i), func(_ sim.Process, env sim.Env) { p.Wake(env) })
 	return nil
 }
 
@@ -92,25 +89,21 @@ func (c *Cluster) Err() error {
 func (c *Cluster) Done() []porcupine.Operation {
 	var out []porcupine.Operation
 	for _, h := range c.r.done {
-		out = append(out, c.r.hist.ops[h])
+		out = append(out, c.r.hist.Op(h))
 	}
 	c.r.done = nil
 	return out
 }
 
 // History is every operation so far; pending ones are open (Return < 0).
-func (c *Cluster) History() []porcupine.Operation { return c.r.hist.ops }
+func (c *Cluster) History() []porcupine.Operation { return c.r.hist.Ops() }
 
 // Server returns replica id's server, or nil while it is down.
 func (c *Cluster) Server(id paxos.ID) *lockmgr.Server {
-	if id < 1 || int(id) > len(c.r.replicas) || !c.r.w.Up(sim.Addr(id)) {
+	if id < 1 || int(id) > c.r.scn.Replicas {
 		return nil
 	}
-	p := c.r.replicas[id-1]
-	if p == nil || p.node == nil {
-		return nil
-	}
-	return p.node.Server()
+	return c.r.server(id)
 }
 
 // OnApply sets a hook that sees every command every replica applies.
@@ -128,7 +121,7 @@ func (c *Cluster) Check() error {
 	if err := c.Err(); err != nil {
 		return err
 	}
-	verdict, _ := checkLinearizable(c.r.hist.forCheck(c.r.w.Now()), c.r.checkTimeout())
+	verdict, _ := check.Linearizable(c.r.hist.ForCheck(c.r.w.Now()), c.r.checkTimeout())
 	switch verdict {
 	case porcupine.Ok:
 		return nil

@@ -6,8 +6,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cockroachdb/datadriven"
-
 	"paxlock/lockmgr"
 	"paxlock/sim"
 )
@@ -222,7 +220,7 @@ func (p *replayParser) line(line string) error {
 	if rest, ok := strings.CutPrefix(line, "client "); ok {
 		return p.client(rest)
 	}
-	cmd, cargs, err := datadriven.ParseLine(line)
+	cmd, cargs, err := parseLine(line)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"regexp"
 	"strings"
 
-	"github.com/cockroachdb/datadriven"
 	"github.com/pmezard/go-difflib/difflib"
 )
 
@@ -60,7 +59,7 @@ func RunFile(path string, rewrite bool) (string, error) {
 // runTranscript reads a datadriven file, runs every command through exec
 // and returns the transcript and one diff per command whose output
 // differs from the expected output.
-func runTranscript(name, src string, exec func(*datadriven.TestData) (string, error)) (string, []string, error) {
+func runTranscript(name, src string, exec func(*command) (string, error)) (string, []string, error) {
 	r := &transcriptReader{name: name, lines: splitLines(src)}
 	var diffs []string
 	for {
@@ -119,7 +118,7 @@ func (r *transcriptReader) emit(s string) {
 }
 
 // next returns the next command with its input and expected output.
-func (r *transcriptReader) next() (*datadriven.TestData, bool, error) {
+func (r *transcriptReader) next() (*command, bool, error) {
 	for {
 		line, ok := r.read()
 		if !ok {
@@ -139,14 +138,14 @@ func (r *transcriptReader) next() (*datadriven.TestData, bool, error) {
 			r.emit(more)
 			line = strings.TrimSuffix(line, `\`) + " " + strings.TrimSpace(more)
 		}
-		cmd, args, err := datadriven.ParseLine(line)
+		cmd, args, err := parseLine(line)
 		if err != nil {
 			return nil, false, fmt.Errorf("%s: %v", pos, err)
 		}
 		if cmd == "" {
 			continue
 		}
-		d := &datadriven.TestData{Pos: pos, Cmd: cmd, CmdArgs: args}
+		d := &command{Pos: pos, Cmd: cmd, Args: args}
 		var in strings.Builder
 		sep := false
 		for {
@@ -236,7 +235,7 @@ func (r *transcriptReader) finish() string {
 	return s
 }
 
-func outputDiff(d *datadriven.TestData, actual string) string {
+func outputDiff(d *command, actual string) string {
 	diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
 		A: difflib.SplitLines(d.Expected), B: difflib.SplitLines(actual),
 		FromFile: "expected", ToFile: "actual", Context: 3,

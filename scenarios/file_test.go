@@ -3,6 +3,8 @@ package scenarios
 import (
 	"os"
 	"path/filepath"
+	"paxlock/scenarios/check"
+	"slices"
 	"strings"
 	"testing"
 
@@ -31,7 +33,7 @@ func runDir(t *testing.T, dir string) {
 	datadriven.Walk(t, dir, func(t *testing.T, path string) {
 		s := newScript()
 		datadriven.RunTest(t, path, func(t *testing.T, d *datadriven.TestData) string {
-			out, err := s.exec(d)
+			out, err := s.exec(fromDatadriven(d))
 			if err != nil {
 				t.Fatalf("%s: %v", d.Pos, err)
 			}
@@ -183,7 +185,7 @@ func runScript(t *testing.T, s *script, src string) string {
 func TestCheckerFailureShown(t *testing.T) {
 	s := newScript()
 	runScript(t, s, "cluster replicas=3 clients=1\n----\n\nrun for=10ms\n----\n")
-	s.c.r.fail(FailAgreement, "slot 3 chosen with two values")
+	s.c.r.fail(check.FailAgreement, "slot 3 chosen with two values")
 	out := runScript(t, s, "run for=10ms\n----\n\ncrash n=1\n----\n\nrun for=10ms\n----\n\ncheck\n----\n")
 	want := "run for=10ms\n----\nt=10.000ms FAILED agreement: slot 3 chosen with two values\n\n" +
 		"crash n=1\n----\n\nrun for=10ms\n----\n\ncheck\n----\nagreement: slot 3 chosen with two values\n"
@@ -203,5 +205,50 @@ func TestGuardTurnsPanicIntoFailure(t *testing.T) {
 	s.c.Guard(func() { panic("paxos: replica 1: promise 1.1 below promised 2.1") })
 	if err := s.c.Err(); err == nil || !strings.HasPrefix(err.Error(), "panic: paxos: replica 1: promise") {
 		t.Fatalf("Err() = %v, want the panic as a failure", err)
+	}
+}
+
+// fromDatadriven is the library's view of a command as the package's own.
+func fromDatadriven(d *datadriven.TestData) *command {
+	c := &command{Pos: d.Pos, Cmd: d.Cmd, Input: d.Input, Expected: d.Expected}
+	for _, a := range d.CmdArgs {
+		c.Args = append(c.Args, cmdArg{Key: a.Key, Vals: a.Vals})
+	}
+	return c
+}
+
+// TestLineParserAgrees: the package's own line parser reads every command
+// line of every scenario file, and a set of awkward lines, exactly as
+// datadriven's does.
+func TestLineParserAgrees(t *testing.T) {
+	lines := []string{
+		"", "   ", "cmd", "cmd a", "cmd a=", "cmd a= b=2", "cmd a=1 b=(x, y,  z) c",
+		"cmd k=((1,2), (3)) t=(a,b)c", "cmd k=(unclosed", "cmd =x", "cmd k=(a) b=(c,d)",
+		"partition {1,2,c1} {3,4,5}", "cmd k=(é, ü) x=ß",
+	}
+	for _, dir := range []string{catalogueDir, badDir, replayDir} {
+		files, _ := filepath.Glob(filepath.Join(dir, "*.txt"))
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lines = append(lines, strings.Split(string(b), "\n")...)
+		}
+	}
+	for _, line := range lines {
+		wantCmd, wantArgs, wantErr := datadriven.ParseLine(line)
+		cmd, args, err := parseLine(line)
+		if cmd != wantCmd || (err == nil) != (wantErr == nil) || len(args) != len(wantArgs) {
+			t.Fatalf("%q: got %q %v %v, datadriven %q %v %v", line, cmd, args, err, wantCmd, wantArgs, wantErr)
+		}
+		if err != nil && err.Error() != wantErr.Error() {
+			t.Fatalf("%q: error %q, datadriven %q", line, err, wantErr)
+		}
+		for i := range args {
+			if args[i].Key != wantArgs[i].Key || !slices.Equal(args[i].Vals, wantArgs[i].Vals) {
+				t.Fatalf("%q: argument %d is %v, datadriven %v", line, i, args[i], wantArgs[i])
+			}
+		}
 	}
 }

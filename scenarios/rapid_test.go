@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"paxlock/lockmgr"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -41,4 +42,55 @@ func TestScheduleRendersEveryStep(t *testing.T) {
 			t.Fatalf("%d replicas: %v\n%s", n, err, s.Render())
 		}
 	}
+}
+
+// ScheduleGen draws schedules of up to maxSteps steps.
+func ScheduleGen(maxSteps int) *rapid.Generator[Schedule] {
+	return rapid.Custom(func(t *rapid.T) Schedule {
+		s := Schedule{
+			Replicas: rapid.SampledFrom([]int{3, 5, 1}).Draw(t, "replicas"),
+			Clients:  rapid.IntRange(1, 4).Draw(t, "clients"),
+		}
+		s.Steps = rapid.SliceOfN(stepGen(s.Replicas, s.Clients), 1, maxSteps).Draw(t, "steps")
+		return s
+	})
+}
+
+func stepGen(replicas, clients int) *rapid.Generator[Step] {
+	return rapid.Custom(func(t *rapid.T) Step {
+		k := StepKind(rapid.IntRange(0, int(stepKinds)-1).Draw(t, "kind"))
+		node := func(label string) int { return rapid.IntRange(1, replicas).Draw(t, label) }
+		// A link endpoint is a replica 1..N or, above N, a client, so that
+		// requests and replies can be lost or hurried too.
+		end := func(label string) int { return rapid.IntRange(1, replicas+clients).Draw(t, label) }
+		st := Step{Kind: k}
+		switch k {
+		case StepRun:
+			st.Ms = rapid.IntRange(1, 200).Draw(t, "ms")
+		case StepOp:
+			// Blocking Locks only ever take lock "a", so clients cannot
+			// deadlock each other (a holder's own Lock is re-entrant);
+			// "b" sees TryLock and Unlock.
+			st.A = rapid.IntRange(1, clients).Draw(t, "client")
+			st.Op = rapid.SampledFrom([]lockmgr.Op{lockmgr.OpLock, lockmgr.OpUnlock, lockmgr.OpLock, lockmgr.OpTryLock}).Draw(t, "op")
+			st.Name = "a"
+			if st.Op != lockmgr.OpLock {
+				st.Name = rapid.SampledFrom([]string{"a", "b"}).Draw(t, "name")
+			}
+		case StepDeliver, StepDrop, StepDropNext:
+			st.A, st.B = end("from"), end("to")
+		case StepCut:
+			st.A, st.B = node("from"), node("to")
+		case StepClog:
+			st.A, st.B = end("from"), end("to")
+			st.Ms = rapid.IntRange(1, 500).Draw(t, "ms")
+		case StepPartition:
+			if replicas > 1 {
+				st.A = rapid.IntRange(1, 1<<replicas-2).Draw(t, "mask")
+			}
+		case StepPause, StepResume, StepCrash, StepRestart:
+			st.A = node("node")
+		}
+		return st
+	})
 }

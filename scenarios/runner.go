@@ -2,7 +2,6 @@ package scenarios
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -10,21 +9,18 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"paxlock/lockmgr"
+	"paxlock/lockmgr/simhost"
 	"paxlock/paxos"
+	"paxlock/scenarios/check"
 	"paxlock/sim"
 )
 
-// Failure kinds, each with its own message.
+// Failure kinds of the runner's own (the checkers' are check.Fail*).
 const (
-	FailLinearizability = "linearizability" // porcupine rejected the history
-	FailCheckTimeout    = "check-timeout"   // porcupine could not decide in time
-	FailAgreement       = "agreement"       // a slot chosen with two values
-	FailStateHash       = "state-hash"      // same applied prefix, different state
-	FailFencing         = "fencing"         // a token that did not increase
-	FailLiveness        = "liveness"        // operations unfinished after healing
-	FailPanic           = "panic"           // an assertion fired (a found bug)
-	FailDurability      = "durability"      // a message not backed by durable state
-	FailTimer           = "timer"           // a timer fired while its host slept (TicksToTimer lied)
+	FailLinearizability = check.FailLinearizability
+	FailCheckTimeout    = check.FailCheckTimeout
+	FailLiveness        = check.FailLiveness
+	FailPanic           = check.FailPanic
 )
 
 // Options tune a run without changing what it does.
@@ -61,28 +57,28 @@ func (r *Result) Summary() string {
 	return r.Kind + ": " + r.Detail
 }
 
+// runner runs one scenario. It is the processes' Recorder: everything the
+// simulated replicas and clients report reaches the checkers through it,
+// and it reads the replicas only to annotate the history (leader changes)
+// and for the scenario language's inspection commands.
 type runner struct {
-	scn      *Scenario
-	opt      Options
-	w        *sim.World
-	peers    []paxos.ID
-	replicas []*replicaProc
-	clients  []*clientProc
-	roles    []paxos.Role
-	hist     history
-	agree    *agreement
-	fencing  *fencing
-	healed   bool
-	healNs   int64
-	kind     string
-	detail   string
-	notes    []porcupine.Annotation
-	onApply  func(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)
-	done     []int // history indexes completed since the last takeDone
+	scn     *Scenario
+	opt     Options
+	host    simhost.Config
+	w       *sim.World
+	peers   []paxos.ID
+	clients []*simhost.Client
+	roles   []paxos.Role
+	hist    check.History
+	checks  *check.Checkers
+	healed  bool
+	healNs  int64
+	kind    string
+	detail  string
+	notes   []porcupine.Annotation
+	onApply func(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)
+	done    []int // history indexes completed since the last Cluster.Done
 }
-
-// completed notes that client i's operation h finished.
-func (r *runner) completed(i, h int) { r.done = append(r.done, h) }
 
 // Run executes a scenario in the simulator and checks it.
 func Run(scn Scenario, opt Options) (res Result) {
@@ -91,7 +87,7 @@ func Run(scn Scenario, opt Options) (res Result) {
 		res.Kind, res.Detail = "scenario", err.Error()
 		return res
 	}
-	r := &runner{scn: &scn, opt: opt, agree: newAgreement(scn.Replicas), fencing: newFencing()}
+	r := newRunner(&scn, opt)
 	defer func() {
 		if p := recover(); p != nil {
 			r.fail(FailPanic, fmt.Sprintf("%v\n%s", p, firstFrames(debug.Stack())))
@@ -109,6 +105,17 @@ func Run(scn Scenario, opt Options) (res Result) {
 	return res
 }
 
+func newRunner(scn *Scenario, opt Options) *runner {
+	r := &runner{scn: scn, opt: opt, checks: check.New(scn.Replicas, 0)}
+	for i := 1; i <= scn.Replicas; i++ {
+		r.peers = append(r.peers, paxos.ID(i))
+	}
+	r.host = simhost.Config{Peers: r.peers, TickNs: scn.TickNs, ClientTickNs: scn.ClientTickNs,
+		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, SnapshotSlots: scn.SnapshotSlots,
+		HashEvery: check.StateHashEvery}
+	return r
+}
+
 func (r *runner) checkTimeout() time.Duration {
 	if r.opt.CheckTimeout > 0 {
 		return r.opt.CheckTimeout
@@ -124,16 +131,9 @@ func (r *runner) setup() error {
 		return err
 	}
 	r.w = w
-	n := r.scn.Replicas
-	r.replicas = make([]*replicaProc, n)
-	r.roles = make([]paxos.Role, n)
-	for i := 1; i <= n; i++ {
-		r.peers = append(r.peers, paxos.ID(i))
-	}
+	r.roles = make([]paxos.Role, r.scn.Replicas)
 	for _, id := range r.peers {
-		if err := w.AddProcess(sim.Addr(id), r.scn.TickNs, func() sim.Process {
-			return &replicaProc{run: r, id: id}
-		}); err != nil {
+		if err := w.AddProcess(sim.Addr(id), r.scn.TickNs, simhost.NewReplica(&r.host, id, r)); err != nil {
 			return err
 		}
 		if r.scn.Drift != nil {
@@ -141,9 +141,13 @@ func (r *runner) setup() error {
 		}
 	}
 	for i := range r.scn.Clients {
-		c := &clientProc{run: r, idx: i, cur: -1, queue: r.scn.Clients[i].Ops}
+		ops := make([]simhost.Op, len(r.scn.Clients[i].Ops))
+		for k, op := range r.scn.Clients[i].Ops {
+			ops[k] = simhost.Op{Op: op.Op, Name: op.Name}
+		}
+		c := simhost.NewClient(&r.host, i, ops, r)
 		r.clients = append(r.clients, c)
-		if err := w.AddProcess(ClientAddrBase+sim.Addr(i), r.clientTickNs(), func() sim.Process { return c }); err != nil {
+		if err := w.AddProcess(ClientAddrBase+sim.Addr(i), r.host.ClientTick(), func() sim.Process { return c }); err != nil {
 			return err
 		}
 	}
@@ -154,70 +158,50 @@ func (r *runner) setup() error {
 	return nil
 }
 
-// Timer durations, converted to ticks of whatever period a scenario uses.
-const (
-	heartbeatNs   = 10_000_000
-	electionNs    = 50_000_000
-	resendNs      = 20_000_000
-	backoffMaxNs  = 400_000_000
-	clientWaitNs  = 40_000_000
-	clientMaxNs   = 640_000_000
-	clientQueueNs = 400_000_000
-	reproposeNs   = 20_000_000
-)
+// ---- the processes' Recorder ----
 
-// ticks converts a duration to a whole number of ticks, at least one.
-func ticks(ns, tickNs int64) int { return int(max(1, ns/tickNs)) }
+func (r *runner) Booted(id paxos.ID, recs []paxos.Record)     { r.checks.Booted(id, recs) }
+func (r *runner) Appended(id paxos.ID, recs []paxos.Record)   { r.checks.Appended(id, recs) }
+func (r *runner) Synced(id paxos.ID)                          { r.checks.Synced(id) }
+func (r *runner) Rewrote(id paxos.ID, recs []paxos.Record)    { r.checks.Rewrote(id, recs) }
+func (r *runner) Sent(id paxos.ID, m *paxos.Message)          { r.checks.Sent(id, m) }
+func (r *runner) Committed(id paxos.ID, e paxos.Entry)        { r.checks.Committed(id, e) }
+func (r *runner) Restored(id paxos.ID, slot uint64)           { r.checks.Restored(id, slot) }
+func (r *runner) StateHash(id paxos.ID, applied, hash uint64) { r.checks.StateHash(id, applied, hash) }
 
-func (r *runner) clientTickNs() int64 {
-	if r.scn.ClientTickNs > 0 {
-		return r.scn.ClientTickNs
+func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
+	r.checks.Applied(id, slot, c, res, grants)
+	if r.onApply != nil {
+		r.onApply(id, slot, c, res, grants)
 	}
-	return r.scn.TickNs
 }
 
-// serverConfig is every replica's configuration. Snapshots are taken often
-// so that compaction and snapshot transfer happen in ordinary runs.
-func (r *runner) serverConfig(id paxos.ID, rng *rand.Rand) lockmgr.ServerConfig {
-	cfg := lockmgr.DefaultServerConfig(id, r.peers)
-	t := r.scn.TickNs
-	p := &cfg.Paxos
-	p.Rand = rng
-	p.HeartbeatTicks = ticks(heartbeatNs, t)
-	p.ElectionTicks = max(p.HeartbeatTicks+1, ticks(electionNs, t))
-	p.ResendTicks = ticks(resendNs, t)
-	p.BackoffMaxTicks = ticks(backoffMaxNs, t)
-	cfg.ReproposeTicks = int64(ticks(reproposeNs, t))
-	cfg.SnapshotSlots = 64
-	return cfg
+func (r *runner) Invoked(client int, nowNs int64, op lockmgr.Op, name string) int {
+	return r.hist.Call(client, nowNs, op, name)
 }
 
-// clientConfig is every client's configuration.
-func (r *runner) clientConfig(id lockmgr.ClientID, rng *rand.Rand) lockmgr.ClientConfig {
-	cfg := lockmgr.DefaultClientConfig(id, r.peers)
-	t := r.clientTickNs()
-	cfg.Rand = rng
-	cfg.TimeoutTicks = ticks(clientWaitNs, t)
-	cfg.BackoffMaxTicks = ticks(clientMaxNs, t)
-	cfg.WaitTicks = ticks(clientQueueNs, t)
-	return cfg
+func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
+	r.hist.Return(h, nowNs, c.Result)
+	r.done = append(r.done, h)
 }
 
-// observe runs after every event: agreement on every live replica, leader
-// changes for the annotations, then the caller's observer.
+func (r *runner) Broken(kind, detail string) { r.fail(kind, detail) }
+
+// ---- events ----
+
+// observe runs after every event: the checkers' verdict so far, leader
+// changes and faults for the annotations, then the caller's observer.
 func (r *runner) observe(ev *sim.Event) {
 	switch ev.Kind {
-	case sim.KindRestart:
-		if i := int(ev.Proc) - 1; i >= 0 && i < len(r.replicas) {
-			r.agree.restarted(i)
-		}
 	case sim.KindCrash:
 		r.note(ev.TimeNs, fmt.Sprintf("crash %d", ev.Proc), "#f4b6b6")
 	case sim.KindPartition, sim.KindIsolate, sim.KindCut, sim.KindHeal, sim.KindClog, sim.KindPause:
 		r.note(ev.TimeNs, ev.String()[strings.IndexByte(ev.String(), ' ')+1:], "#f3e2a9")
 	}
-	// Only the process an event ran can have changed its state: a packet's
-	// receiver, or the process that ticked or started.
+	if f := r.checks.Err(); f != nil {
+		r.fail(f.Kind, f.Detail)
+	}
+	// Only the process an event ran can have changed its role.
 	var a sim.Addr
 	switch ev.Kind {
 	case sim.KindDeliver:
@@ -225,31 +209,29 @@ func (r *runner) observe(ev *sim.Event) {
 	case sim.KindTick, sim.KindStart, sim.KindRestart:
 		a = ev.Proc
 	}
-	if i := int(a) - 1; i >= 0 && i < len(r.replicas) {
-		r.checkReplica(i, ev.TimeNs)
-	}
-	if r.fencing.err != nil {
-		r.fail(FailFencing, r.fencing.err.Error())
+	if i := int(a) - 1; i >= 0 && i < len(r.roles) {
+		r.noteRole(i, ev.TimeNs)
 	}
 	if r.opt.OnEvent != nil {
 		r.opt.OnEvent(ev)
 	}
 }
 
-// checkReplica runs the per-event checks on replica i: agreement on its
-// newly chosen slots, and leader changes for the annotations.
-func (r *runner) checkReplica(i int, now int64) {
-	p := r.replicas[i]
-	if p == nil || p.node == nil || !r.w.Up(sim.Addr(i+1)) {
+// server returns replica id's running server, or nil.
+func (r *runner) server(id paxos.ID) *lockmgr.Server {
+	if p, ok := r.w.Instance(sim.Addr(id)).(*simhost.Replica); ok {
+		return p.Server()
+	}
+	return nil
+}
+
+// noteRole annotates the history when replica i becomes leader.
+func (r *runner) noteRole(i int, now int64) {
+	srv := r.server(paxos.ID(i + 1))
+	if srv == nil {
 		return
 	}
-	rep := p.node.Server().Replica()
-	if err := r.agree.check(i, rep); err != nil {
-		r.fail(FailAgreement, err.Error())
-	}
-	if n, first := rep.Conflicts(); n > 0 {
-		r.fail(FailAgreement, first)
-	}
+	rep := srv.Replica()
 	if role := rep.Role(); role != r.roles[i] {
 		r.roles[i] = role
 		if role == paxos.Leader {
@@ -305,7 +287,7 @@ const chunkNs = 10_000_000
 
 func (r *runner) allDone() bool {
 	for _, c := range r.clients {
-		if !c.done() {
+		if !c.Done() {
 			return false
 		}
 	}
@@ -364,13 +346,13 @@ func (r *runner) livenessPhase() {
 func (r *runner) stuck(heal int64) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s after healing at %s (bound %s), unfinished:", fmtMs(r.w.Now()-heal), fmtMs(heal), fmtMs(r.scn.LivenessNs))
-	for _, c := range r.clients {
-		if c.done() {
+	for i, c := range r.clients {
+		if c.Done() {
 			continue
 		}
-		fmt.Fprintf(&b, " c%d(%d ops left", c.idx+1, len(c.queue))
-		if c.cur >= 0 {
-			op := r.hist.ops[c.cur]
+		fmt.Fprintf(&b, " c%d(%d ops left", i+1, c.Queued())
+		if h := c.Outstanding(); h >= 0 {
+			op := r.hist.Op(h)
 			fmt.Fprintf(&b, " %v since %s", op.Input, fmtMs(op.Call))
 		}
 		b.WriteString(")")
@@ -378,40 +360,28 @@ func (r *runner) stuck(heal int64) string {
 	return b.String()
 }
 
-// checkStateHashes: replicas that applied the same prefix hold the same
+// checkStateHashes reports every running replica's state hash at its
+// applied prefix: replicas that applied the same prefix hold the same
 // state.
 func (r *runner) checkStateHashes() {
-	seen := map[uint64]struct {
-		id   paxos.ID
-		hash uint64
-	}{}
-	for i, p := range r.replicas {
-		if p == nil || p.node == nil || !r.w.Up(sim.Addr(i+1)) {
-			continue
+	for _, id := range r.peers {
+		if srv := r.server(id); srv != nil {
+			r.checks.StateHash(id, srv.Replica().Applied(), srv.StateMachine().Hash())
 		}
-		srv := p.node.Server()
-		applied, h := srv.Replica().Applied(), srv.StateMachine().Hash()
-		if prev, ok := seen[applied]; ok && prev.hash != h {
-			r.fail(FailStateHash, fmt.Sprintf("replicas %d and %d applied slots below %d but hold states %x and %x",
-				prev.id, i+1, applied, prev.hash, h))
-			return
-		} else if !ok {
-			seen[applied] = struct {
-				id   paxos.ID
-				hash uint64
-			}{paxos.ID(i + 1), h}
-		}
+	}
+	if f := r.checks.Err(); f != nil {
+		r.fail(f.Kind, f.Detail)
 	}
 }
 
 func (r *runner) finish(res *Result) {
 	res.OK = r.kind == ""
 	res.Kind, res.Detail = r.kind, r.detail
-	res.Ops = r.hist.completed()
-	res.History = r.hist.forCheck(r.w.Now())
+	res.Ops = r.hist.Completed()
 	res.Annotations = r.notes
 	res.HealNs = r.healNs
 	if r.w != nil {
+		res.History = r.hist.ForCheck(r.w.Now())
 		res.Events = r.w.Stats().Events
 		res.VirtualNs = r.w.Now()
 		res.TraceHash = r.w.TraceHash()
@@ -422,7 +392,7 @@ func (r *runner) finish(res *Result) {
 // checkHistory runs porcupine on the whole history, failures or not, so a
 // liveness failure still reports a safety violation if there is one.
 func (r *runner) checkHistory(res *Result) {
-	verdict, info := checkLinearizable(res.History, r.checkTimeout())
+	verdict, info := check.Linearizable(res.History, r.checkTimeout())
 	res.Info = info
 	switch verdict {
 	case porcupine.Ok:
@@ -432,7 +402,7 @@ func (r *runner) checkHistory(res *Result) {
 	default:
 		if res.OK {
 			res.OK = false
-			res.Kind, res.Detail = FailCheckTimeout, fmt.Sprintf("porcupine gave no verdict within %v", r.opt.CheckTimeout)
+			res.Kind, res.Detail = FailCheckTimeout, fmt.Sprintf("porcupine gave no verdict within %v", r.checkTimeout())
 		}
 	}
 }

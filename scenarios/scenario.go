@@ -43,8 +43,11 @@ type Scenario struct {
 	// the UDP host does (many records, one sync). Off, each packet is
 	// driven on arrival.
 	GroupCommit bool
-	Faults      []Fault
-	SafetyNs    int64 // faults happen in [0, SafetyNs)
+	// SnapshotSlots: replicas compact every this many applied slots; 0
+	// means the simulator host's default (simhost.DefaultSnapshotSlots).
+	SnapshotSlots uint64
+	Faults        []Fault
+	SafetyNs      int64 // faults happen in [0, SafetyNs)
 	// LivenessNs bounds the liveness phase: after SafetyNs every fault is
 	// healed and every client must finish its script within this time.
 	LivenessNs int64

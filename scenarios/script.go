@@ -2,10 +2,10 @@ package scenarios
 
 import (
 	"fmt"
+	"paxlock/scenarios/check"
 	"strings"
 
 	"github.com/anishathalye/porcupine"
-	"github.com/cockroachdb/datadriven"
 
 	"paxlock/lockmgr"
 	"paxlock/paxos"
@@ -40,7 +40,7 @@ type scriptOp struct {
 
 type opResult struct {
 	stale bool // the group could not say (outcome unknown)
-	out   lockmgr.ModelOutput
+	out   check.Output
 }
 
 // roleView is what the script last saw of one replica's role.
@@ -66,7 +66,7 @@ var commands = []string{
 
 // exec runs one command and returns what it printed. An error is a
 // mistake in the file; the caller adds the file and line.
-func (s *script) exec(d *datadriven.TestData) (string, error) {
+func (s *script) exec(d *command) (string, error) {
 	s.out.Reset()
 	if err := s.precheck(d); err != nil {
 		return "", err
@@ -86,7 +86,7 @@ func (s *script) exec(d *datadriven.TestData) (string, error) {
 
 // precheck rejects what no command accepts: an unknown command, a command
 // before cluster, input lines under a command that takes none.
-func (s *script) precheck(d *datadriven.TestData) error {
+func (s *script) precheck(d *command) error {
 	known := false
 	for _, c := range commands {
 		known = known || c == d.Cmd
@@ -107,7 +107,7 @@ func (s *script) precheck(d *datadriven.TestData) error {
 
 // dispatch runs the command's handler. Each handler lives in a cmd_*.go
 // file with an example of its use.
-func (s *script) dispatch(d *datadriven.TestData) error {
+func (s *script) dispatch(d *command) error {
 	a := newArgs(d, s.c)
 	switch d.Cmd {
 	case "cluster":
@@ -238,7 +238,7 @@ func (s *script) completed(op porcupine.Operation, t int64) {
 	s.done[i]++
 	rec := s.clients[i][k]
 	rec.done = true
-	if out, ok := op.Output.(lockmgr.ModelOutput); ok && op.Return >= 0 {
+	if out, ok := op.Output.(check.Output); ok && op.Return >= 0 {
 		rec.res.out = out
 	} else {
 		rec.res.stale = true

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"paxlock/scenarios/check"
 	"testing"
 
 	"paxlock/lockmgr"
@@ -10,7 +11,7 @@ import (
 )
 
 // Targeted tests of the lock service under the simulator: the at-most-once
-// behaviour of DESIGN §3 with duplicated packets, lost replies and a leader
+// behaviour (ARCHITECTURE.md, lock semantics) with duplicated packets, lost replies and a leader
 // change under a waiting Lock.
 
 func newCluster(t *testing.T, seed uint64, replicas, clients int, net sim.NetConfig) *Cluster {
@@ -126,13 +127,13 @@ func TestLostReplyRetry(t *testing.T) {
 	w.Heal()
 	mustIdle(t, c, 10e9)
 	done := c.Done()
-	out := done[0].Output.(lockmgr.ModelOutput)
+	out := done[0].Output.(check.Output)
 	if out.Status != lockmgr.Granted || out.Token != first[0].Token {
 		t.Fatalf("retry answered %+v, first application %+v", out, first[0])
 	}
 	c.Start(0, lockmgr.OpUnlock, "a")
 	mustIdle(t, c, 10e9)
-	if out := c.Done()[0].Output.(lockmgr.ModelOutput); out.Status != lockmgr.Released {
+	if out := c.Done()[0].Output.(check.Output); out.Status != lockmgr.Released {
 		t.Fatalf("unlock after retried lock: %v, want released", out.Status)
 	}
 	if err := c.Check(); err != nil {
@@ -172,9 +173,9 @@ func TestLeaderChangeWhileLockWaits(t *testing.T) {
 	if g := a.grants[2]; len(g) != 1 {
 		t.Fatalf("replica %d granted c2 %d times: %+v", watcher, len(g), g)
 	}
-	var got []lockmgr.ModelOutput
+	var got []check.Output
 	for _, op := range c.Done() {
-		got = append(got, op.Output.(lockmgr.ModelOutput))
+		got = append(got, op.Output.(check.Output))
 	}
 	if len(got) != 2 {
 		t.Fatalf("completions %+v", got)

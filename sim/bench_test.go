@@ -60,7 +60,7 @@ func runDelivered(b *testing.B, w *sim.World) {
 }
 
 // BenchmarkDeliveredEvents measures delivered packets per second on one
-// core (DESIGN §7: at least 2,000,000).
+// core (target: at least 2,000,000; see BENCHMARKS.md).
 // With every fault knob at zero nearly every event is a delivery.
 func BenchmarkDeliveredEvents(b *testing.B) {
 	runDelivered(b, benchWorld(b, sim.NetConfig{LatencyMinNs: 50_000, LatencyMaxNs: 500_000}))

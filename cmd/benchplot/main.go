@@ -2,7 +2,7 @@
 // SVG chart: throughput (pairs/s) and p50 latency (ms) against clients on a
 // log2 axis, one line per replica count.
 //
-//	go run ./cmd/benchplot -in bench/scaling.csv -out bench/scaling.svg \
+//	go run ./cmd/benchplot -in testdata/bench/scaling.csv -out testdata/bench/scaling.svg \
 //	    -ref 2300 -ref-label "etcd 3.5, 64 clients" \
 //	    -target 25000 -target-label "target, 64 clients"
 //

@@ -38,7 +38,7 @@ import (
 	"time"
 
 	"paxlock/lockmgr"
-	"paxlock/udphost"
+	"paxlock/lockmgr/udphost"
 )
 
 type options struct {

@@ -31,7 +31,7 @@ import (
 	"time"
 
 	"paxlock/lockmgr"
-	"paxlock/udphost"
+	"paxlock/lockmgr/udphost"
 )
 
 func main() {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"paxlock/udphost"
+	"paxlock/lockmgr/udphost"
 )
 
 // writeConfig writes a config for n loopback replicas on free ports.

@@ -1,12 +1,12 @@
 // Command mutate proves the harness finds bugs: it applies each known-bug
-// variant ("mutant") under mutants/ to a scratch copy of the module, never
+// variant ("mutant") under testdata/mutants/ to a scratch copy of the module, never
 // to the tree itself, runs the random seed sweep against it, and reports
 // per mutant whether it was caught, after how many seeds, and by which
 // checker.
 //
 //	go run ./cmd/mutate                      every mutant, up to 3000 seeds each
 //	go run ./cmd/mutate -only no-dedup -v    one mutant
-//	go run ./cmd/mutate -results mutants/RESULTS.md
+//	go run ./cmd/mutate -results testdata/mutants/RESULTS.md
 //
 // A mutant file holds a description (# lines) and one or more edits:
 //
@@ -59,7 +59,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl := flag.NewFlagSet("mutate", flag.ContinueOnError)
 	fl.SetOutput(stderr)
 	var o options
-	fl.StringVar(&o.dir, "dir", "mutants", "directory of *.mut files")
+	fl.StringVar(&o.dir, "dir", "testdata/mutants", "directory of *.mut files")
 	fl.StringVar(&o.only, "only", "", "run only the mutants whose name contains this")
 	fl.IntVar(&o.seeds, "seeds", 3000, "seeds to sweep per mutant before calling it a survivor")
 	fl.IntVar(&o.checks, "checks", 2000, "rapid schedules to try per mutant (0: skip the rapid property)")

@@ -43,7 +43,7 @@ func TestParseMutant(t *testing.T) {
 		}
 	}
 	// Every mutant in the suite parses, and still applies to the tree.
-	muts, err := loadMutants("../../mutants", "")
+	muts, err := loadMutants("../../testdata/mutants", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"paxlock/lockmgr/udphost"
 	"paxlock/paxos"
-	"paxlock/udphost"
 )
 
 type options struct {

@@ -22,7 +22,7 @@ import (
 	"syscall"
 	"time"
 
-	"paxlock/udphost"
+	"paxlock/lockmgr/udphost"
 )
 
 func main() {

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"paxlock/lockmgr"
-	"paxlock/udphost"
+	"paxlock/lockmgr/udphost"
 )
 
 // syncBuffer is a bytes.Buffer safe for the launcher's goroutines.

@@ -22,8 +22,8 @@ import (
 	"time"
 
 	"paxlock/lockmgr"
+	"paxlock/lockmgr/udphost"
 	"paxlock/paxos"
-	"paxlock/udphost"
 )
 
 func main() {

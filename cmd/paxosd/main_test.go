@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"paxlock/paxos"
-	"paxlock/wal"
+	"paxlock/paxos/wal"
 )
 
 type syncBuffer struct {

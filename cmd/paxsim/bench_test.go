@@ -10,7 +10,7 @@ import (
 // BenchmarkSweep: what `paxsim -seeds N` does, as a benchmark: seeds from
 // the default ranges, one per iteration, run on every core (GOMAXPROCS
 // workers), each with all its checks. It reports seeds per second and the
-// ratio of simulated to wall time over all cores. Target (DESIGN §7):
+// ratio of simulated to wall time over all cores. Target (BENCHMARKS.md):
 // simulated time >= 10,000x wall time.
 func BenchmarkSweep(b *testing.B) {
 	r := scenarios.DefaultRanges()

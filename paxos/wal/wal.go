@@ -2,7 +2,8 @@
 // file of checksummed records (paxos.AppendRecord's format, the same bytes
 // the simulator's disk holds), made durable with fdatasync, and replaced
 // atomically when the replica compacts around a snapshot. It implements
-// lockmgr.Storage.
+// the storage interface a lock-service host expects (Append, Sync,
+// Rewrite).
 //
 // The file is preallocated ahead of the records (PreallocBytes at a time,
 // with fallocate where the file system has it), so that an append
@@ -31,7 +32,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"paxlock/lockmgr"
 	"paxlock/paxos"
 )
 
@@ -97,10 +97,8 @@ type Log struct {
 	stats      Stats
 }
 
-var _ lockmgr.Storage = (*Log)(nil)
-
 // Open opens (creating if need be) the log in dir, recovers it and returns
-// the records it holds, ready for lockmgr.NewNode. A torn tail is cut off
+// the records it holds, ready to rebuild a replica from. A torn tail is cut off
 // and reported in Recovery; damage in the middle of the log is an error
 // wrapping ErrCorrupt, and Open refuses to go on.
 func Open(dir string) (*Log, []paxos.Record, Recovery, error) {
@@ -171,7 +169,7 @@ func (l *Log) recover() ([]paxos.Record, Recovery, error) {
 // prefix they fill, and end, just past the last non-zero byte. Zeros after
 // the records are the preallocated rest of the file; non-zero bytes
 // between valid and end are a torn tail. An error is damage in the middle
-// (see lockmgr.ParseLog).
+// (see paxos.ParseLog).
 func parse(raw []byte) (recs []paxos.Record, valid, end int, err error) {
 	end = len(raw)
 	for end > 0 && raw[end-1] == 0 {
@@ -179,11 +177,11 @@ func parse(raw []byte) (recs []paxos.Record, valid, end int, err error) {
 	}
 	// Parsing stops short of the zeros, which ParseLog would otherwise
 	// scan once more for intact records.
-	recs, valid, err = lockmgr.ParseLog(raw[:end])
+	recs, valid, err = paxos.ParseLog(raw[:end])
 	if err == nil && valid < end {
 		// A torn tail, or a last record whose own final bytes are zero
 		// and were cut off with the tail: decide on the whole file.
-		recs, valid, err = lockmgr.ParseLog(raw)
+		recs, valid, err = paxos.ParseLog(raw)
 	}
 	return recs, valid, end, err
 }

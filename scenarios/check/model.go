@@ -1,26 +1,27 @@
-package lockmgr
+package check
 
 import (
 	"fmt"
+	"paxlock/lockmgr"
 
 	"github.com/anishathalye/porcupine"
 )
 
-// ModelInput is one client operation as the checker sees it.
-type ModelInput struct {
-	Client ClientID
-	Op     Op
+// Input is one client operation as the checker sees it.
+type Input struct {
+	Client lockmgr.ClientID
+	Op     lockmgr.Op
 	Name   string
 }
 
-// ModelOutput is the answer the client got. Unknown means the client stopped
+// Output is the answer the client got. Unknown means the client stopped
 // waiting and the operation may or may not have taken effect; a Stale answer
 // is treated the same way, since an earlier copy of the request may have been
 // applied. Invalid imposes no constraint and changes nothing.
-type ModelOutput struct {
-	Status  Status
+type Output struct {
+	Status  lockmgr.Status
 	Token   uint64
-	Holder  ClientID
+	Holder  lockmgr.ClientID
 	Unknown bool
 }
 
@@ -32,7 +33,7 @@ type ModelOutput struct {
 // has Exact false, so that equal states compare equal.
 type modelState struct {
 	Held   bool
-	Holder ClientID
+	Holder lockmgr.ClientID
 	Last   uint64
 	Exact  bool
 }
@@ -46,7 +47,7 @@ var lockModel = porcupine.NondeterministicModel{
 	PartitionEvent: partitionEventsByName,
 	Init:           func() []any { return []any{modelState{}} },
 	Step: func(state, input, output any) []any {
-		return modelStep(state.(modelState), input.(ModelInput), output.(ModelOutput))
+		return modelStep(state.(modelState), input.(Input), output.(Output))
 	},
 	Hash: func(state any) uint64 {
 		st := state.(modelState)
@@ -60,25 +61,25 @@ var lockModel = porcupine.NondeterministicModel{
 		return h
 	},
 	DescribeOperation: func(input, output any) string {
-		return describeOperation(input.(ModelInput), output.(ModelOutput))
+		return describeOperation(input.(Input), output.(Output))
 	},
 	DescribeState: func(state any) string { return state.(modelState).String() },
 }
 
 // Model returns the porcupine model of the lock service, partitioned by lock
-// name. Operations carry ModelInput and ModelOutput. A blocked Lock is one
+// name. Operations carry Input and Output. A blocked Lock is one
 // operation from its call to its grant. One whose client stopped waiting has
-// ModelOutput.Unknown set and must not return when the client gave up: it
+// Output.Unknown set and must not return when the client gave up: it
 // can still be granted until the client's next request is applied (which
 // cancels the wait), so it returns when that request returned, or at the end
 // of the history.
 func Model() porcupine.Model { return lockModel.ToModel() }
 
-func modelStep(st modelState, in ModelInput, out ModelOutput) []any {
-	if out.Unknown || out.Status == Stale {
+func modelStep(st modelState, in Input, out Output) []any {
+	if out.Unknown || out.Status == lockmgr.Stale {
 		return unknownStep(st, in)
 	}
-	if out.Status == Invalid {
+	if out.Status == lockmgr.Invalid {
 		// A bad name or op changes nothing, and a bad name is its own
 		// partition, so there is nothing to check.
 		return []any{st}
@@ -91,16 +92,16 @@ func modelStep(st modelState, in ModelInput, out ModelOutput) []any {
 }
 
 // knownStep applies an operation whose answer the client received.
-func knownStep(st modelState, in ModelInput, out ModelOutput) (modelState, bool) {
+func knownStep(st modelState, in Input, out Output) (modelState, bool) {
 	mine := st.Held && st.Holder == in.Client
 	switch {
-	case in.Op == OpUnlock && out.Status == Released:
+	case in.Op == lockmgr.OpUnlock && out.Status == lockmgr.Released:
 		return modelState{Last: st.Last}, mine
-	case in.Op == OpUnlock && out.Status == NotHeld:
+	case in.Op == lockmgr.OpUnlock && out.Status == lockmgr.NotHeld:
 		return st, !mine
-	case in.Op == OpTryLock && out.Status == Busy:
+	case in.Op == lockmgr.OpTryLock && out.Status == lockmgr.Busy:
 		return st, st.Held && !mine && st.Holder == out.Holder
-	case (in.Op != OpLock && in.Op != OpTryLock) || out.Status != Granted:
+	case (in.Op != lockmgr.OpLock && in.Op != lockmgr.OpTryLock) || out.Status != lockmgr.Granted:
 		// Includes Queued: a history records a blocked Lock's final grant,
 		// so a Queued answer means the harness recorded the wrong thing.
 		return st, false
@@ -114,13 +115,13 @@ func knownStep(st modelState, in ModelInput, out ModelOutput) (modelState, bool)
 
 // unknownStep lists the states after an operation that may or may not have
 // taken effect: always the unchanged state, plus the effect when legal.
-func unknownStep(st modelState, in ModelInput) []any {
+func unknownStep(st modelState, in Input) []any {
 	states := []any{st}
 	mine := st.Held && st.Holder == in.Client
 	switch {
-	case in.Op == OpUnlock && mine:
+	case in.Op == lockmgr.OpUnlock && mine:
 		states = append(states, modelState{Last: st.Last})
-	case (in.Op == OpLock || in.Op == OpTryLock) && !st.Held:
+	case (in.Op == lockmgr.OpLock || in.Op == lockmgr.OpTryLock) && !st.Held:
 		// Granted with a token we never saw: it is above Last.
 		states = append(states, modelState{Held: true, Holder: in.Client, Last: st.Last + 1})
 	}
@@ -137,12 +138,12 @@ func (st modelState) String() string {
 	return fmt.Sprintf("%v #>=%d", st.Holder, st.Last)
 }
 
-func describeOperation(in ModelInput, out ModelOutput) string {
+func describeOperation(in Input, out Output) string {
 	call := fmt.Sprintf("%v %v(%q)", in.Client, in.Op, in.Name)
 	if out.Unknown {
 		return call + " -> unknown"
 	}
-	res := Result{Status: out.Status, Token: out.Token, Holder: out.Holder}
+	res := lockmgr.Result{Status: out.Status, Token: out.Token, Holder: out.Holder}
 	return call + " -> " + res.String()
 }
 
@@ -152,7 +153,7 @@ func partitionByName(history []porcupine.Operation) [][]porcupine.Operation {
 	index := make(map[string]int)
 	var parts [][]porcupine.Operation
 	for _, op := range history {
-		name := op.Input.(ModelInput).Name
+		name := op.Input.(Input).Name
 		i, ok := index[name]
 		if !ok {
 			i = len(parts)
@@ -173,7 +174,7 @@ func partitionEventsByName(history []porcupine.Event) [][]porcupine.Event {
 	for _, ev := range history {
 		i, ok := partOfID[ev.Id]
 		if ev.Kind == porcupine.CallEvent {
-			name := ev.Value.(ModelInput).Name
+			name := ev.Value.(Input).Name
 			if i, ok = index[name]; !ok {
 				i = len(parts)
 				index[name] = i

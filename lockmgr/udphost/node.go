@@ -15,7 +15,7 @@ import (
 
 	"paxlock/lockmgr"
 	"paxlock/paxos"
-	"paxlock/wal"
+	"paxlock/paxos/wal"
 )
 
 // Bounds of a node's host loop.
@@ -155,7 +155,7 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	// NewNode may already send (a restarted replica resumes its timers),
 	// so the socket is bound first; the owner starts after, and from
 	// then on only the owner touches n.node.
-	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, &storage{log: log, tr: n.tr}, n.tr)
+	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, &storage{log: log, tr: n.tr}, n.tr, nil)
 	n.tr.flush()
 	if err != nil {
 		conn.Close()

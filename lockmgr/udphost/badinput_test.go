@@ -15,7 +15,7 @@ import (
 
 	"paxlock/lockmgr"
 	"paxlock/paxos"
-	"paxlock/wal"
+	"paxlock/paxos/wal"
 )
 
 // The bad input of issue 8, one test each: random bytes, a valid packet

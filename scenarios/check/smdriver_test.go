@@ -1,7 +1,8 @@
-package lockmgr
+package check
 
 import (
 	"fmt"
+	"paxlock/lockmgr"
 	"reflect"
 
 	"github.com/anishathalye/porcupine"
@@ -16,21 +17,21 @@ import (
 // outcome and a fresh client id. It also injects network duplicates and
 // stale copies, which must not show in the history.
 type driver struct {
-	s       *StateMachine
-	mirror  *StateMachine // if set, gets every command too and must agree
+	s       *lockmgr.StateMachine
+	mirror  *lockmgr.StateMachine // if set, gets every command too and must agree
 	slot    uint64
 	now     int64
-	nextID  ClientID
+	nextID  lockmgr.ClientID
 	clients []*driverClient
 	history []porcupine.Operation
-	pending map[ClientID]int // client -> index of its blocked Lock in history
-	grants  []grantInfo      // every Granted answer in the history
+	pending map[lockmgr.ClientID]int // client -> index of its blocked Lock in history
+	grants  []grantInfo              // every Granted answer in the history
 	lastTok map[string]uint64
 }
 
 type driverClient struct {
-	id   ClientID
-	last Command // latest request sent; Seq 0 before the first
+	id   lockmgr.ClientID
+	last lockmgr.Command // latest request sent; Seq 0 before the first
 }
 
 // grantInfo locates a Granted output and the largest token that would make it
@@ -45,11 +46,11 @@ type grantInfo struct {
 // answered Invalid.
 var (
 	driverNames = []string{"a", "a", "a", "b", "c", ""}
-	driverOps   = []Op{OpLock, OpLock, OpTryLock, OpUnlock, OpUnlock}
+	driverOps   = []lockmgr.Op{lockmgr.OpLock, lockmgr.OpLock, lockmgr.OpTryLock, lockmgr.OpUnlock, lockmgr.OpUnlock}
 )
 
-func newDriver(s *StateMachine, clients int) *driver {
-	d := &driver{s: s, slot: s.Applied(), pending: map[ClientID]int{}, lastTok: map[string]uint64{}}
+func newDriver(s *lockmgr.StateMachine, clients int) *driver {
+	d := &driver{s: s, slot: s.Applied(), pending: map[lockmgr.ClientID]int{}, lastTok: map[string]uint64{}}
 	for range clients {
 		d.nextID++
 		d.clients = append(d.clients, &driverClient{id: d.nextID})
@@ -66,14 +67,14 @@ func (d *driver) step(t *rapid.T) {
 	cl := d.clients[i]
 	// Copies of an evicted client's requests are left out: they are the
 	// documented gap (a first request re-applied), covered by the tables.
-	known := d.s.sessions[cl.id] != nil
+	_, _, known := d.s.Latest(cl.id)
 	switch kind := rapid.IntRange(0, 9).Draw(t, "kind"); {
 	case kind == 0 && known:
 		d.duplicate(t, cl)
-	case kind == 1 && known && cl.last.Seq > FirstSeq:
+	case kind == 1 && known && cl.last.Seq > lockmgr.FirstSeq:
 		old := cl.last
 		old.Seq = rapid.Uint64Range(0, cl.last.Seq-1).Draw(t, "staleSeq")
-		if res, _ := d.apply(t, old); res.Status != Stale {
+		if res, _ := d.apply(t, old); res.Status != lockmgr.Stale {
 			t.Fatalf("stale copy %v answered %v", old, res)
 		}
 	default:
@@ -84,7 +85,7 @@ func (d *driver) step(t *rapid.T) {
 }
 
 // apply applies c to the state machine and to the mirror, if any.
-func (d *driver) apply(t *rapid.T, c Command) (Result, []Grant) {
+func (d *driver) apply(t *rapid.T, c lockmgr.Command) (lockmgr.Result, []lockmgr.Grant) {
 	res, grants := d.s.Apply(d.slot, c)
 	if d.mirror == nil {
 		return res, grants
@@ -105,33 +106,33 @@ func (d *driver) duplicate(t *rapid.T, cl *driverClient) {
 	want, ok := d.s.Lookup(cl.id, cl.last.Seq)
 	before := d.s.Status()
 	res, grants := d.apply(t, cl.last)
-	if !ok || res != want || len(grants) > 0 || FormatStatus(d.s.Status()) != FormatStatus(before) {
+	if !ok || res != want || len(grants) > 0 || lockmgr.FormatStatus(d.s.Status()) != lockmgr.FormatStatus(before) {
 		t.Fatalf("duplicate %v: got %v %v, recorded %v %v", cl.last, res, grants, want, ok)
 	}
 }
 
 // request sends client i's next request and records it in the history.
-func (d *driver) request(t *rapid.T, i int, op Op, name string) {
+func (d *driver) request(t *rapid.T, i int, op lockmgr.Op, name string) {
 	cl := d.clients[i]
 	d.abandon(cl.id)
 	d.now += 2
-	cl.last = Command{Client: cl.id, Seq: cl.last.Seq + 1, Op: op, Name: name}
+	cl.last = lockmgr.Command{Client: cl.id, Seq: cl.last.Seq + 1, Op: op, Name: name}
 	res, grants := d.apply(t, cl.last)
-	in := ModelInput{Client: cl.id, Op: op, Name: name}
-	out := ModelOutput{Status: res.Status, Token: res.Token, Holder: res.Holder}
+	in := Input{Client: cl.id, Op: op, Name: name}
+	out := Output{Status: res.Status, Token: res.Token, Holder: res.Holder}
 	switch res.Status {
-	case Queued:
+	case lockmgr.Queued:
 		d.pending[cl.id] = len(d.history)
-		d.record(i, in, ModelOutput{Unknown: true}, 0)
-	case Stale:
+		d.record(i, in, Output{Unknown: true}, 0)
+	case lockmgr.Stale:
 		// The client's record was evicted: outcome unknown, new session.
-		d.record(i, in, ModelOutput{Unknown: true}, 0)
+		d.record(i, in, Output{Unknown: true}, 0)
 		d.nextID++
 		d.clients[i] = &driverClient{id: d.nextID}
 	default:
 		d.record(i, in, out, d.now+1)
 	}
-	if res.Status == Granted {
+	if res.Status == lockmgr.Granted {
 		d.noteGrant(len(d.history)-1, name, res.Token)
 	}
 	for _, g := range grants {
@@ -139,23 +140,23 @@ func (d *driver) request(t *rapid.T, i int, op Op, name string) {
 	}
 }
 
-func (d *driver) record(i int, in ModelInput, out ModelOutput, ret int64) {
+func (d *driver) record(i int, in Input, out Output, ret int64) {
 	d.history = append(d.history, porcupine.Operation{ClientId: i, Input: in, Call: d.now, Output: out, Return: ret})
 }
 
 // abandon gives up a client's blocked Lock: it returns at the end with an
 // unknown outcome (Return stays 0 until finish).
-func (d *driver) abandon(c ClientID) { delete(d.pending, c) }
+func (d *driver) abandon(c lockmgr.ClientID) { delete(d.pending, c) }
 
 // finishBlocked completes a blocked Lock granted by the current Unlock; it
 // returns when the Unlock does.
-func (d *driver) finishBlocked(g Grant) {
+func (d *driver) finishBlocked(g lockmgr.Grant) {
 	j, ok := d.pending[g.Client]
 	if !ok {
 		panic(fmt.Sprintf("grant %+v for a client that is not waiting", g))
 	}
 	delete(d.pending, g.Client)
-	d.history[j].Output = ModelOutput{Status: Granted, Token: g.Token}
+	d.history[j].Output = Output{Status: lockmgr.Granted, Token: g.Token}
 	d.history[j].Return = d.now + 1
 	d.noteGrant(j, g.Name, g.Token)
 }

@@ -1,16 +1,14 @@
-package lockmgr
+package paxos
 
 import (
 	"encoding/binary"
 	"testing"
-
-	"paxlock/paxos"
 )
 
 func testLog(n int) (b []byte, ends []int) {
 	for i := 0; i < n; i++ {
-		r := paxos.Record{Type: paxos.RecAccept, Entry: paxos.Entry{Slot: uint64(i), Ballot: paxos.Ballot{Round: 1, Node: 1}, Cmds: [][]byte{[]byte("lock 1")}}}
-		b = paxos.AppendRecord(b, &r)
+		r := Record{Type: RecAccept, Entry: Entry{Slot: uint64(i), Ballot: Ballot{Round: 1, Node: 1}, Cmds: [][]byte{[]byte("lock 1")}}}
+		b = AppendRecord(b, &r)
 		ends = append(ends, len(b))
 	}
 	return b, ends

@@ -59,7 +59,7 @@ func TestConfigErrors(t *testing.T) {
 // TestRepoConfigs: the shipped config.json (the default of every command)
 // and config5.json are valid, on loopback, numbered 1..N.
 func TestRepoConfigs(t *testing.T) {
-	for file, n := range map[string]int{"../config.json": 3, "../config5.json": 5} {
+	for file, n := range map[string]int{"../../config.json": 3, "../../config5.json": 5} {
 		cfg, err := LoadConfig(file)
 		if err != nil {
 			t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"paxlock/scenarios/check"
 	"slices"
 	"strings"
 	"sync"
@@ -200,7 +201,7 @@ func (h *crashHistory) now() int64 { return int64(time.Since(h.start)) }
 // until the client's next request is applied: it is closed when that
 // request returns with a known answer, else at the end of the history.
 func (h *crashHistory) do(c *Client, idx int, op lockmgr.Op, name string) (lockmgr.Completion, bool) {
-	in := lockmgr.ModelInput{Client: c.ID(), Op: op, Name: name}
+	in := check.Input{Client: c.ID(), Op: op, Name: name}
 	call := h.now()
 	ctx, cancel := context.WithTimeout(context.Background(), crashOpTimeout)
 	comp, err := c.Do(ctx, op, name)
@@ -216,14 +217,14 @@ func (h *crashHistory) do(c *Client, idx int, op lockmgr.Op, name string) (lockm
 	var na *NoAnswerError
 	switch {
 	case errors.As(err, &na) || (err == nil && comp.Result.Status == lockmgr.Stale):
-		h.ops[i].Output = lockmgr.ModelOutput{Unknown: true}
+		h.ops[i].Output = check.Output{Unknown: true}
 		h.open[idx] = append(h.open[idx], i)
 		h.unknown++
 		return comp, false
 	case err != nil:
 		panic(err) // a bug in the test: Do fails only on a bad name or a socket error
 	}
-	h.ops[i].Output = lockmgr.ModelOutput{Status: comp.Result.Status, Token: comp.Result.Token, Holder: comp.Result.Holder}
+	h.ops[i].Output = check.Output{Status: comp.Result.Status, Token: comp.Result.Token, Holder: comp.Result.Holder}
 	h.ops[i].Return = ret
 	for _, j := range h.open[idx] {
 		h.ops[j].Return = ret
@@ -292,13 +293,13 @@ func checkHolds(t *testing.T, cfg *Config, holds map[string]heldLock) {
 func checkHistory(t *testing.T, ops []porcupine.Operation, timeout time.Duration) {
 	t.Helper()
 	start := time.Now()
-	res, info := porcupine.CheckOperationsVerbose(lockmgr.Model(), ops, timeout)
+	res, info := porcupine.CheckOperationsVerbose(check.Model(), ops, timeout)
 	t.Logf("linearizability check of %d operations: %v in %v", len(ops), res, time.Since(start).Round(time.Millisecond))
 	if res == porcupine.Ok {
 		return
 	}
 	path := filepath.Join(os.TempDir(), fmt.Sprintf("paxlock-crash-%d.html", time.Now().UnixNano()))
-	if err := porcupine.VisualizePath(lockmgr.Model(), info, path); err == nil {
+	if err := porcupine.VisualizePath(check.Model(), info, path); err == nil {
 		t.Logf("history written to %s", path)
 	}
 	t.Fatalf("the history is not linearizable (porcupine: %v)", res)
