@@ -90,11 +90,11 @@ func (c *Client) Start(op Op, name string) (uint64, error) {
 	if c.cur != nil {
 		return 0, ErrOutstanding
 	}
-	if op != OpStatus && !op.valid() {
-		return 0, fmt.Errorf("lockmgr: unknown op %d", op)
+	if !op.Known() {
+		return 0, fmt.Errorf("lockmgr: %w %d", ErrUnknownOp, op)
 	}
-	q := Request{Client: c.cfg.ID, Op: op, Name: name}
-	if op != OpStatus {
+	q := Request{Command{Client: c.cfg.ID, Op: op, Name: name}}
+	if op.Logged() {
 		q.Seq = c.nextSeq
 		c.nextSeq++
 	}

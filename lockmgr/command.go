@@ -11,29 +11,81 @@ type ClientID uint64
 
 func (c ClientID) String() string { return fmt.Sprintf("c%d", uint64(c)) }
 
-// Op is a lock operation. The values are part of the wire format (they travel
-// in the Paxos log): never renumber, only append.
+// Op is an operation of the lock service. The values are part of the wire
+// format (logged ones travel in the Paxos log): never renumber, only append,
+// and describe every op in opTable.
 type Op uint8
 
 const (
 	OpLock    Op = 1 // blocking acquire: granted now or queued until released
 	OpTryLock Op = 2 // non-blocking acquire: granted now or Busy
 	OpUnlock  Op = 3 // release, if held by the caller
+	OpStatus  Op = 4 // the lock table, answered by the replica asked; never logged
 )
 
+// opInfo is what every parser and printer needs to know about an op.
+type opInfo struct {
+	name     string // the word in the REPL, scenario files and traces
+	logged   bool   // goes through the Paxos log (and the at-most-once table)
+	blocking bool   // may be answered Queued and granted later
+}
+
+// opTable is the one definition of the ops, indexed by Op. An index with
+// no name is not an op.
+var opTable = [...]opInfo{
+	OpLock:    {name: "lock", logged: true, blocking: true},
+	OpTryLock: {name: "trylock", logged: true},
+	OpUnlock:  {name: "unlock", logged: true},
+	OpStatus:  {name: "status"},
+}
+
+func (o Op) info() (opInfo, bool) {
+	if int(o) >= len(opTable) || opTable[o].name == "" {
+		return opInfo{}, false
+	}
+	return opTable[o], true
+}
+
 func (o Op) String() string {
-	switch o {
-	case OpLock:
-		return "lock"
-	case OpTryLock:
-		return "trylock"
-	case OpUnlock:
-		return "unlock"
+	if in, ok := o.info(); ok {
+		return in.name
 	}
 	return fmt.Sprintf("op(%d)", uint8(o))
 }
 
-func (o Op) valid() bool { return o >= OpLock && o <= OpUnlock }
+// Known reports whether o is an op of opTable.
+func (o Op) Known() bool { _, ok := o.info(); return ok }
+
+// Logged reports whether o goes through the log (a lock operation, as
+// opposed to a query answered locally).
+func (o Op) Logged() bool { in, _ := o.info(); return in.logged }
+
+// Blocking reports whether o may wait (be answered Queued).
+func (o Op) Blocking() bool { in, _ := o.info(); return in.blocking }
+
+// Ops lists every op, in wire order.
+func Ops() []Op {
+	var ops []Op
+	for i := range opTable {
+		if Op(i).Known() {
+			ops = append(ops, Op(i))
+		}
+	}
+	return ops
+}
+
+// ErrUnknownOp is wrapped by ParseOp's error.
+var ErrUnknownOp = errors.New("unknown operation")
+
+// ParseOp returns the op named name (as String prints it).
+func ParseOp(name string) (Op, error) {
+	for _, o := range Ops() {
+		if opTable[o].name == name {
+			return o, nil
+		}
+	}
+	return 0, fmt.Errorf("%w %q", ErrUnknownOp, name)
+}
 
 // Lock names are 1..NameBytesMax bytes; anything else is answered Invalid.
 const NameBytesMax = 128
@@ -79,57 +131,44 @@ func (c Command) Encode(dst []byte) []byte {
 // ErrBadCommand is wrapped by every DecodeCommand error.
 var ErrBadCommand = errors.New("lockmgr: bad command encoding")
 
-// DecodeCommand parses exactly one encoded command. It never panics; it
-// rejects truncated input, trailing bytes, non-minimal varints, unknown ops
-// and invalid names, so that every accepted input re-encodes to itself and
-// two replicas can never read one log entry two ways.
+// DecodeCommand parses exactly one encoded command of the log. It never
+// panics; it rejects truncated input, trailing bytes, non-minimal varints,
+// unknown or unlogged ops and invalid names, so that every accepted input
+// re-encodes to itself and two replicas can never read one log entry two
+// ways.
 func DecodeCommand(b []byte) (Command, error) {
-	var c Command
-	if len(b) == 0 {
-		return c, fmt.Errorf("%w: empty", ErrBadCommand)
+	c, err := decodeCommand(b)
+	switch {
+	case err != nil:
+	case !c.Op.Logged():
+		err = fmt.Errorf("op %v is not logged", c.Op)
+	case !ValidName(c.Name):
+		err = fmt.Errorf("name length %d", len(c.Name))
 	}
-	c.Op = Op(b[0])
-	if !c.Op.valid() {
-		return c, fmt.Errorf("%w: unknown op %d", ErrBadCommand, b[0])
-	}
-	rest := b[1:]
-	client, rest, err := readUvarint(rest, "client")
 	if err != nil {
-		return c, err
+		return Command{}, fmt.Errorf("%w: %v", ErrBadCommand, err)
 	}
-	c.Client = ClientID(client)
-	if c.Seq, rest, err = readUvarint(rest, "seq"); err != nil {
-		return c, err
-	}
-	if len(rest) == 0 {
-		return c, fmt.Errorf("%w: missing name length", ErrBadCommand)
-	}
-	n := int(rest[0])
-	if n < 1 || n > NameBytesMax {
-		return c, fmt.Errorf("%w: name length %d", ErrBadCommand, n)
-	}
-	if len(rest)-1 != n {
-		return c, fmt.Errorf("%w: name length %d with %d bytes left", ErrBadCommand, n, len(rest)-1)
-	}
-	c.Name = string(rest[1:])
 	return c, nil
 }
 
-// readUvarint reads one minimal uvarint. Minimality matters for determinism:
-// binary.Uvarint accepts padded forms, which would give one command several
-// encodings.
-func readUvarint(b []byte, what string) (uint64, []byte, error) {
-	v, n := binary.Uvarint(b)
-	if n <= 0 {
-		return 0, b, fmt.Errorf("%w: bad %s varint", ErrBadCommand, what)
+// decodeCommand parses the one encoding of a command, for the log and the
+// wire alike: any known op, names of 0..NameBytesMax bytes (the caller
+// judges the name).
+func decodeCommand(b []byte) (Command, error) {
+	d := reader{b: b}
+	c := Command{Op: Op(d.byte())}
+	if d.err == nil && !c.Op.Known() {
+		return Command{}, fmt.Errorf("unknown op %d", uint8(c.Op))
 	}
-	if n != uvarintLen(v) {
-		return 0, b, fmt.Errorf("%w: non-minimal %s varint", ErrBadCommand, what)
+	c.Client = ClientID(d.uvarint())
+	c.Seq = d.uvarint()
+	n := d.byte()
+	if int(n) > NameBytesMax {
+		d.fail("name length")
 	}
-	return v, b[n:], nil
-}
-
-func uvarintLen(v uint64) int {
-	var buf [binary.MaxVarintLen64]byte
-	return binary.PutUvarint(buf[:], v)
+	c.Name = string(d.bytes(uint64(n)))
+	if err := d.finish(); err != nil {
+		return Command{}, err
+	}
+	return c, nil
 }

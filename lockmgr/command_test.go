@@ -73,18 +73,19 @@ func TestDecodeCommandRejects(t *testing.T) {
 		b    []byte
 		want string
 	}{
-		{"empty", nil, "empty"},
+		{"empty", nil, "malformed byte"},
 		{"op zero", []byte{0, 1, 1, 1, 'a'}, "unknown op"},
-		{"op four", []byte{4, 1, 1, 1, 'a'}, "unknown op"},
-		{"truncated client", good[:2], "client varint"},
-		{"truncated seq", good[:3], "seq varint"},
-		{"no name length", good[:4], "missing name length"},
-		{"truncated name", good[:len(good)-1], "bytes left"},
-		{"trailing byte", append(bytes.Clone(good), 0), "bytes left"},
+		{"status is not logged", []byte{4, 1, 1, 1, 'a'}, "not logged"},
+		{"op five", []byte{5, 1, 1, 1, 'a'}, "unknown op"},
+		{"truncated client", good[:2], "malformed varint"},
+		{"truncated seq", good[:3], "malformed varint"},
+		{"no name length", good[:4], "malformed byte"},
+		{"truncated name", good[:len(good)-1], "malformed bytes"},
+		{"trailing byte", append(bytes.Clone(good), 0), "trailing bytes"},
 		{"empty name", []byte{1, 1, 1, 0}, "name length 0"},
-		{"long name", append([]byte{1, 1, 1, NameBytesMax + 1}, strings.Repeat("x", NameBytesMax+1)...), "name length 129"},
-		{"padded varint", []byte{1, 0x81, 0x00, 1, 1, 'a'}, "non-minimal client"},
-		{"overlong varint", append([]byte{1}, bytes.Repeat([]byte{0xff}, 11)...), "bad client varint"},
+		{"long name", append([]byte{1, 1, 1, NameBytesMax + 1}, strings.Repeat("x", NameBytesMax+1)...), "malformed name length"},
+		{"padded varint", []byte{1, 0x81, 0x00, 1, 1, 'a'}, "non-minimal varint"},
+		{"overlong varint", append([]byte{1}, bytes.Repeat([]byte{0xff}, 11)...), "malformed varint"},
 	}
 	if _, err := DecodeCommand(good); err != nil {
 		t.Fatalf("control: %v", err)

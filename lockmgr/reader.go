@@ -6,7 +6,10 @@ import (
 )
 
 // reader decodes uvarints and bytes with a sticky error, so decoding code
-// reads straight through and checks once.
+// reads straight through and checks once. It is the one decoder of the
+// package's encodings, and it accepts minimal uvarints only: binary.Uvarint
+// also takes padded forms, which would give one value several encodings
+// (and two replicas two readings of one log entry).
 type reader struct {
 	b   []byte
 	err error
@@ -23,6 +26,10 @@ func (r *reader) uvarint() uint64 {
 	v, n := binary.Uvarint(r.b)
 	if n <= 0 {
 		r.fail("varint")
+		return 0
+	}
+	if n > 1 && r.b[n-1] == 0 {
+		r.fail("non-minimal varint")
 		return 0
 	}
 	r.b = r.b[n:]

@@ -228,8 +228,7 @@ func (s *Server) request(from Addr, q *Request) {
 	if s.now-ref.proposedAt < s.cfg.ReproposeTicks {
 		return
 	}
-	cmd := Command{Client: q.Client, Seq: q.Seq, Op: q.Op, Name: q.Name}
-	if err := s.rep.Propose(cmd.Encode(nil)); err != nil {
+	if err := s.rep.Propose(q.Command.Encode(nil)); err != nil {
 		s.counters.Rejected++
 		if errors.Is(err, paxos.ErrNoLeader) || errors.Is(err, paxos.ErrBusy) {
 			s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Redirect, Leader: s.rep.Leader()})

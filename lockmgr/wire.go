@@ -16,10 +16,6 @@ const (
 	KindReply   byte = paxos.KindAppMin + 1 // replica -> client
 )
 
-// OpStatus asks a replica for its lock table; it is answered locally and
-// never enters the log.
-const OpStatus Op = 4
-
 // Wire-only statuses, never produced by the state machine.
 const (
 	// Redirect: this replica could not take the request (it knows no
@@ -29,12 +25,10 @@ const (
 	Report Status = 33
 )
 
-// Request is one client request as sent on the wire.
+// Request is one client request as sent on the wire: a command in its one
+// encoding (see Command.Encode), of any op, OpStatus included.
 type Request struct {
-	Client ClientID
-	Seq    uint64
-	Op     Op
-	Name   string
+	Command
 }
 
 // Reply answers a Request. Locks is set for Report only, and may be cut
@@ -57,26 +51,18 @@ var ErrBadPacket = errors.New("lockmgr: bad packet")
 // AppendRequest appends a framed request to dst.
 func AppendRequest(dst []byte, q *Request) []byte {
 	dst, start := paxos.BeginFrame(dst, KindRequest)
-	dst = binary.AppendUvarint(dst, uint64(q.Client))
-	dst = binary.AppendUvarint(dst, q.Seq)
-	dst = append(dst, byte(q.Op))
-	dst = binary.AppendUvarint(dst, uint64(len(q.Name)))
-	dst = append(dst, q.Name...)
+	dst = q.Command.Encode(dst)
 	return paxos.FinishFrame(dst, start)
 }
 
-// DecodeRequest parses the body of a KindRequest frame.
+// DecodeRequest parses the body of a KindRequest frame. The name is not
+// judged here: the server answers a bad one Invalid.
 func DecodeRequest(body []byte) (Request, error) {
-	d := reader{b: body}
-	q := Request{Client: ClientID(d.uvarint()), Seq: d.uvarint(), Op: Op(d.byte())}
-	q.Name = d.str(NameBytesMax)
-	if err := d.finish(); err != nil {
+	c, err := decodeCommand(body)
+	if err != nil {
 		return Request{}, fmt.Errorf("%w: request: %v", ErrBadPacket, err)
 	}
-	if !q.Op.valid() && q.Op != OpStatus {
-		return Request{}, fmt.Errorf("%w: unknown op %d", ErrBadPacket, q.Op)
-	}
-	return q, nil
+	return Request{c}, nil
 }
 
 // replyBytesMax leaves room for the frame around a reply.

@@ -12,12 +12,12 @@ import (
 
 func TestWireRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		q := Request{
+		q := Request{Command{
 			Client: ClientID(rapid.Uint64().Draw(t, "client")),
 			Seq:    rapid.Uint64().Draw(t, "seq"),
 			Op:     rapid.SampledFrom([]Op{OpLock, OpTryLock, OpUnlock, OpStatus}).Draw(t, "op"),
 			Name:   rapid.StringN(0, NameBytesMax, NameBytesMax).Draw(t, "name"),
-		}
+		}}
 		kind, body, err := paxos.ParseFrame(AppendRequest(nil, &q))
 		if err != nil || kind != KindRequest {
 			t.Fatalf("frame: %v %d", err, kind)

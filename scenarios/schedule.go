@@ -118,7 +118,7 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 	case StepRun:
 		return fmt.Sprintf("run for=%dms", st.Ms)
 	case StepOp:
-		return fmt.Sprintf("%s c=%d k=%s wait=false", opCommand(st.Op), st.A, st.Name)
+		return fmt.Sprintf("%s c=%d k=%s wait=false", st.Op, st.A, st.Name)
 	case StepDeliver, StepDrop, StepDropNext, StepCut, StepClog:
 		from, to := s.endpoint(st.A), s.endpoint(st.B)
 		if from == to || (st.A > s.Replicas && st.B > s.Replicas) {
@@ -181,12 +181,4 @@ func (s *Schedule) endpoint(k int) string {
 	return fmt.Sprint(k)
 }
 
-func opCommand(op lockmgr.Op) string {
-	switch op {
-	case lockmgr.OpLock:
-		return "lock"
-	case lockmgr.OpTryLock:
-		return "trylock"
-	}
-	return "unlock"
-}
+

@@ -114,12 +114,9 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdCluster(a, d.Pos)
 	case "net":
 		return s.cmdNet(a)
-	case "lock":
-		return s.cmdOp(a, lockmgr.OpLock)
-	case "trylock":
-		return s.cmdOp(a, lockmgr.OpTryLock)
-	case "unlock":
-		return s.cmdOp(a, lockmgr.OpUnlock)
+	case lockmgr.OpLock.String(), lockmgr.OpTryLock.String(), lockmgr.OpUnlock.String():
+		op, _ := lockmgr.ParseOp(d.Cmd)
+		return s.cmdOp(a, op)
 	case "workload":
 		return s.cmdWorkload(a)
 	case "crash", "restart", "pause", "resume":

@@ -127,8 +127,9 @@ func (r *repl) command(line string) bool {
 		return true
 	}
 	cmd, args := strings.ToLower(f[0]), f[1:]
-	ops := map[string]lockmgr.Op{"lock": lockmgr.OpLock, "trylock": lockmgr.OpTryLock, "unlock": lockmgr.OpUnlock}
-	switch op, isOp := ops[cmd]; {
+	op, err := lockmgr.ParseOp(cmd)
+	isOp := err == nil && op.Logged()
+	switch {
 	case isOp && len(args) == 1 && !lockmgr.ValidName(args[0]):
 		r.fail("%v %s: invalid lock name (want 1 to %d bytes)", op, args[0], lockmgr.NameBytesMax)
 	case isOp && len(args) == 1:

@@ -88,18 +88,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&opt.rewrite, "rewrite", false, "with -scenario: rewrite the file's expected output")
 	fs.BoolVar(&opt.failfast, "failfast", false, "stop handing out seeds after the first failure (seeds already running finish)")
 	fs.IntVar(&opt.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
-	replicas := fs.String("replicas", "1,3,3,5,5,5,7", "cluster sizes to draw from (comma-separated, 1..9)")
-	r := &opt.ranges
-	fs.IntVar(&r.ClientsMin, "clients-min", r.ClientsMin, "fewest clients")
-	fs.IntVar(&r.ClientsMax, "clients-max", r.ClientsMax, "most clients")
-	fs.IntVar(&r.OpsMin, "ops-min", r.OpsMin, "fewest operations per seed")
-	fs.IntVar(&r.OpsMax, "ops-max", r.OpsMax, "most operations per seed")
-	fs.IntVar(&r.LocksMin, "locks-min", r.LocksMin, "fewest lock names (contention)")
-	fs.IntVar(&r.LocksMax, "locks-max", r.LocksMax, "most lock names")
-	fs.Float64Var(&r.DropMax, "drop-max", r.DropMax, "highest packet drop probability")
-	fs.Float64Var(&r.DupMax, "dup-max", r.DupMax, "highest duplication probability")
-	fs.Float64Var(&r.CorruptMax, "corrupt-max", r.CorruptMax, "highest corruption probability")
-	fs.Float64Var(&r.FaultsPerSecMax, "faults-max", r.FaultsPerSecMax, "highest fault rate per simulated second")
+	swarmFlags := registerSwarmFlags(fs, &opt.ranges)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,16 +98,11 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	// A replay line must regenerate the same scenario, so it repeats the
 	// range flags the sweep was given (in the order the flag set lists them).
 	fs.Visit(func(f *flag.Flag) {
-		if rangeFlags[f.Name] {
+		if swarmFlags[f.Name] {
 			opt.swarm = append(opt.swarm, "-"+f.Name, f.Value.String())
 		}
 	})
-	sizes, err := parseSizes(*replicas)
-	if err != nil {
-		return nil, err
-	}
-	r.Replicas = sizes
-	if err := r.Validate(); err != nil {
+	if err := opt.ranges.Validate(); err != nil {
 		return nil, err
 	}
 	if opt.seeds < 1 {
@@ -140,7 +124,7 @@ func parseSizes(s string) ([]int, error) {
 	for _, f := range strings.Split(s, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 || n > 9 {
-			return nil, fmt.Errorf("-replicas %q: %q is not a cluster size in 1..9", s, f)
+			return nil, fmt.Errorf("%q is not a cluster size in 1..9", f)
 		}
 		out = append(out, n)
 	}
@@ -177,10 +161,55 @@ type seedLine struct {
 	Replay    string `json:"replay,omitempty"`
 }
 
-// rangeFlags are the flags that shape Generate's draw.
-var rangeFlags = map[string]bool{
-	"replicas": true, "clients-min": true, "clients-max": true, "ops-min": true, "ops-max": true,
-	"locks-min": true, "locks-max": true, "drop-max": true, "dup-max": true, "corrupt-max": true, "faults-max": true,
+// registerSwarmFlags registers the flags that shape Generate's draw, from
+// one table, and returns their names (a replay line repeats them).
+func registerSwarmFlags(fs *flag.FlagSet, r *scenarios.Ranges) map[string]bool {
+	table := []struct {
+		name, usage string
+		i           *int
+		f           *float64
+	}{
+		{"clients-min", "fewest clients", &r.ClientsMin, nil},
+		{"clients-max", "most clients", &r.ClientsMax, nil},
+		{"ops-min", "fewest operations per seed", &r.OpsMin, nil},
+		{"ops-max", "most operations per seed", &r.OpsMax, nil},
+		{"locks-min", "fewest lock names (contention)", &r.LocksMin, nil},
+		{"locks-max", "most lock names", &r.LocksMax, nil},
+		{"drop-max", "highest packet drop probability", nil, &r.DropMax},
+		{"dup-max", "highest duplication probability", nil, &r.DupMax},
+		{"corrupt-max", "highest corruption probability", nil, &r.CorruptMax},
+		{"faults-max", "highest fault rate per simulated second", nil, &r.FaultsPerSecMax},
+	}
+	names := map[string]bool{"replicas": true}
+	fs.Var((*sizesFlag)(&r.Replicas), "replicas", "cluster sizes to draw from (comma-separated, 1..9)")
+	for _, f := range table {
+		names[f.name] = true
+		if f.i != nil {
+			fs.IntVar(f.i, f.name, *f.i, f.usage)
+		} else {
+			fs.Float64Var(f.f, f.name, *f.f, f.usage)
+		}
+	}
+	return names
+}
+
+// sizesFlag is -replicas: a comma-separated list of cluster sizes.
+type sizesFlag []int
+
+func (s *sizesFlag) String() string {
+	var parts []string
+	for _, n := range *s {
+		parts = append(parts, strconv.Itoa(n))
+	}
+	return strings.Join(parts, ",")
+}
+
+func (s *sizesFlag) Set(v string) error {
+	sizes, err := parseSizes(v)
+	if err == nil {
+		*s = sizes
+	}
+	return err
 }
 
 // seedFlag is a uint64 flag that knows whether it was given.

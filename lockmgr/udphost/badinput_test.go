@@ -127,7 +127,7 @@ func TestStrangerReplicaPacket(t *testing.T) {
 func TestWrongHMAC(t *testing.T) {
 	g := startGroup(t, testConfig(t, 3, map[string]any{"key": testKey}))
 	s := stranger(t)
-	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Client: 77, Seq: 1, Op: lockmgr.OpLock, Name: "k"})
+	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 77, Seq: 1, Op: lockmgr.OpLock, Name: "k"}})
 	wrong := newAuth([]byte(strings.Repeat("k", KeyBytesMin)))
 	forged := newAuth(g.cfg.key).seal(nil, req)
 	forged[len(forged)-1] ^= 1
@@ -166,7 +166,7 @@ func TestOversizedPacket(t *testing.T) {
 	s := stranger(t)
 	const udpMax = 65507 // the largest IPv4 UDP payload: "64 KiB"
 	big := make([]byte, udpMax)
-	copy(big, lockmgr.AppendRequest(nil, &lockmgr.Request{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "big"}))
+	copy(big, lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "big"}}))
 	sendTo(t, s, g.nodes[0].Addr(), big)
 	sendTo(t, s, g.nodes[0].Addr(), big[:paxos.MaxPacketBytes+1])
 	waitCounter(t, g, 1, "oversized packets counted", 2, func(c lockmgr.Counters) uint64 { return c.Oversized })
@@ -178,7 +178,7 @@ func TestOversizedPacket(t *testing.T) {
 func TestTruncatedCorruptUnknownPackets(t *testing.T) {
 	g := startGroup(t, testConfig(t, 3, nil))
 	s := stranger(t)
-	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "t"})
+	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "t"}})
 	flipped := append([]byte(nil), req...)
 	flipped[len(flipped)/2] ^= 0x10
 	sendTo(t, s, g.nodes[0].Addr(), req[:len(req)-3])
@@ -209,7 +209,7 @@ func TestReplayedPacket(t *testing.T) {
 	// The very bytes the client sent for its Lock (seq 1), as captured on
 	// the wire, replayed from elsewhere to every replica, several times.
 	old := newAuth(g.cfg.key).seal(nil, lockmgr.AppendRequest(nil,
-		&lockmgr.Request{Client: id, Seq: lockmgr.FirstSeq, Op: lockmgr.OpLock, Name: "r"}))
+		&lockmgr.Request{Command: lockmgr.Command{Client: id, Seq: lockmgr.FirstSeq, Op: lockmgr.OpLock, Name: "r"}}))
 	s := stranger(t)
 	for range 3 {
 		for _, n := range g.nodes {

@@ -264,7 +264,7 @@ func (c *Client) NodeStatus(ctx context.Context, id paxos.ID) (lockmgr.Reply, er
 	if _, ok := c.cfg.NodeAddr(id); !ok {
 		return lockmgr.Reply{}, fmt.Errorf("udphost: replica id %d is not in the config", id)
 	}
-	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Client: c.sess.ID(), Op: lockmgr.OpStatus})
+	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: c.sess.ID(), Op: lockmgr.OpStatus}})
 	start := time.Now()
 	resend := time.Time{}
 	for {
