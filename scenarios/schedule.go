@@ -180,5 +180,3 @@ func (s *Schedule) endpoint(k int) string {
 	}
 	return fmt.Sprint(k)
 }
-
-
