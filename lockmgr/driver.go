@@ -24,10 +24,13 @@ type Transport interface {
 	Send(to Addr, pkt []byte)
 }
 
-// Node is the one driver loop, shared by every host: input goes into the
-// server, then while the replica has work: persist, sync, send, apply,
-// reply, advance. Hosts differ only in the Storage and Transport they plug
-// in and in where ticks come from.
+// Node is the one driver loop, shared by every host. Input (packets,
+// ticks) goes into the server; then, while the replica has a Ready: write
+// its records, send the messages that vouch for nothing durable, install a
+// snapshot and apply the committed slots, answer clients, sync, send the
+// promises and acceptances, advance, and compact if due (see drive for why
+// that order is safe). Hosts differ only in the Storage and Transport they
+// plug in and in where ticks come from.
 type Node struct {
 	srv       *Server
 	skippedAt uint64 // the applied slot of the last compaction skipped as too big

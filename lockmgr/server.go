@@ -95,6 +95,8 @@ type Server struct {
 	in       paxos.Message // the decoded peer message, reused: the replica keeps no pointer to it
 	slab     []byte        // reply packets are carved from it; see reply
 	obs      Observer      // nil: nobody watches
+	// nextApply: every slot below it has reached the state machine.
+	nextApply uint64
 }
 
 func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
@@ -241,6 +243,8 @@ func (s *Server) request(from Addr, q *Request) {
 // apply runs one chosen slot through the state machine and answers the
 // clients this replica heard from.
 func (s *Server) apply(e paxos.Entry) {
+	assert(e.Slot >= s.nextApply, "committed slots reach the state machine once, in order")
+	s.nextApply = e.Slot + 1
 	if s.obs != nil {
 		s.obs.Committed(e, s.sm)
 	}
@@ -301,7 +305,9 @@ func (s *Server) decodeSnapshot(snap *paxos.Snapshot) (*StateMachine, error) {
 // adopt resets the state machine to one decoded from the snapshot that
 // covers every slot below slot.
 func (s *Server) adopt(sm *StateMachine, slot uint64) {
-	s.sm = sm
+	assert(slot >= s.nextApply, "a snapshot installed does not go back")
+	assert(sm.Applied() < slot, "a snapshot's state covers only slots below its slot")
+	s.sm, s.nextApply = sm, slot
 	if s.obs != nil {
 		s.obs.Restored(slot)
 	}

@@ -1,7 +1,6 @@
 package lockmgr
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 )
@@ -99,9 +98,7 @@ func (s *StateMachine) Applied() uint64 { return s.applied }
 // A repeat of the client's latest Seq is answered from the record even if its
 // op or name differ, since a client never reuses a Seq for another request.
 func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
-	if slot < s.applied {
-		panic(fmt.Sprintf("lockmgr: apply slot %d after slot %d", slot, s.applied))
-	}
+	assert(slot >= s.applied, "slots are applied in order")
 	s.applied = slot
 	sess := s.sessions[c.Client]
 	switch {
@@ -182,6 +179,7 @@ func (s *StateMachine) release(sess *session, name string) (Result, []Grant) {
 	if l == nil || l.holder != sess.id {
 		return Result{Status: NotHeld}, nil
 	}
+	assert(sess.holds > 0, "a holder's count of held locks covers the lock it releases")
 	sess.holds--
 	if len(l.waiters) == 0 {
 		delete(s.locks, name)
@@ -190,10 +188,11 @@ func (s *StateMachine) release(sess *session, name string) (Result, []Grant) {
 	w := l.waiters[0]
 	l.waiters = slices.Delete(l.waiters, 0, 1)
 	next := s.sessions[w.client]
-	if next == nil || next.seq != w.seq || next.result.Status != Queued {
-		panic(fmt.Sprintf("lockmgr: waiter %v#%d on %q has no matching record", w.client, w.seq, name))
-	}
-	l.holder, l.token = w.client, s.nextToken()
+	assert(next != nil && next.seq == w.seq && next.result.Status == Queued && next.waitName == name,
+		"a queued waiter's session records that very wait")
+	token := s.nextToken()
+	assert(token > l.token, "a grant's fencing token exceeds the lock's last")
+	l.holder, l.token = w.client, token
 	next.holds++
 	next.waitName = ""
 	next.result = Result{Status: Granted, Token: l.token}
@@ -207,13 +206,16 @@ func (s *StateMachine) cancelWait(sess *session) {
 		return
 	}
 	l := s.locks[sess.waitName]
+	assert(l != nil && l.holder != sess.id, "a waiting session waits on a lock someone else holds")
 	i := slices.IndexFunc(l.waiters, func(w waiter) bool { return w.client == sess.id })
+	assert(i >= 0, "a waiter being cancelled is in its lock's queue")
 	l.waiters = slices.Delete(l.waiters, i, i+1)
 	sess.waitName = ""
 	sess.result = Result{}
 }
 
 func (s *StateMachine) nextToken() uint64 {
+	assert(s.lastToken < ^uint64(0), "fencing tokens do not wrap")
 	s.lastToken++
 	return s.lastToken
 }

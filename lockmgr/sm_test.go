@@ -359,3 +359,37 @@ func TestFormatStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestAssertsFire: the state machine's invariants are checked where they
+// could break, not left to a checker to notice much later.
+func TestAssertsFire(t *testing.T) {
+	mustPanic := func(name string, f func()) {
+		t.Helper()
+		defer func() {
+			r := recover()
+			if s, _ := r.(string); !strings.HasPrefix(s, "lockmgr: assertion failed: ") {
+				t.Errorf("%s: recovered %v, want an assertion failure", name, r)
+			}
+		}()
+		f()
+	}
+	mustPanic("slot goes back", func() {
+		sm := NewStateMachine(SMConfig{})
+		sm.Apply(5, Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		sm.Apply(4, Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"})
+	})
+	mustPanic("cancelled waiter missing", func() {
+		sm := NewStateMachine(SMConfig{})
+		sm.Apply(1, Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		sm.Apply(2, Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		sm.locks["a"].waiters = nil // corrupt the queue behind the session's back
+		sm.Apply(3, Command{Client: 2, Seq: FirstSeq + 1, Op: OpTryLock, Name: "b"})
+	})
+	mustPanic("grant token not above the lock's", func() {
+		sm := NewStateMachine(SMConfig{})
+		sm.Apply(1, Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		sm.Apply(2, Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		sm.lastToken = 0 // the shared counter goes back
+		sm.Apply(3, Command{Client: 1, Seq: FirstSeq + 1, Op: OpUnlock, Name: "a"})
+	})
+}
