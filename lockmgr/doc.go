@@ -1,12 +1,16 @@
-// Package lockmgr is the lock service: state machine, checker model, server
-// glue and client session logic, all sans-IO.
+// Package lockmgr is the lock service, sans-IO: the replicated lock table
+// (StateMachine), the server glue that ties it to a paxos.Replica (Server),
+// the one driver loop every host runs (Node), the client session (Client),
+// and the client wire protocol.
 //
 // The StateMachine is what every replica applies, command by command, in log
 // order; it is deterministic (no clock, no randomness, no map order reaching an
 // output), so replicas that applied the same prefix have byte-identical
-// snapshots and equal hashes. Model is the porcupine specification of the same
-// service, used by the simulator to check client-observed histories.
+// snapshots and equal hashes. The ops of the service are defined once, in
+// opTable (command.go); see ARCHITECTURE.md for how to add one.
 //
-// It is not a network server and not a Paxos implementation: it neither sends
-// nor stores anything. Hosts feed it commands and carry its results.
+// It is not a network server, not a Paxos implementation and not a checker:
+// it neither sends nor stores anything itself (hosts plug in a Storage and a
+// Transport: see lockmgr/simhost and lockmgr/udphost), and the model the
+// harness judges it by lives apart, in scenarios/check.
 package lockmgr

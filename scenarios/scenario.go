@@ -1,18 +1,19 @@
-// Package scenarios runs the real lock service in the simulator and checks
-// what happened.
+// Package scenarios runs the real lock service in the simulator and has
+// it checked.
 //
 // A Scenario is data: the cluster's shape, the network and fault knobs, a
 // timeline of faults, and each client's script of lock operations. It comes
-// from a seed (Generate), from a scenario file, or from a property-test
-// generator; one runner (Run) executes any of them in package sim with real
-// lockmgr servers and clients and checks the result: linearizability of the
-// client history (porcupine), agreement after every event, equal state
-// hashes for equal applied prefixes, strictly increasing fencing tokens,
-// and liveness once the faults heal.
+// from a seed (Generate, swarm testing), from a scenario file (the script
+// language of script.go and cmd_*.go), or from a property-test generator
+// (rapid, in test code only); one runner (Run) executes any of them in
+// package sim, with replica and client processes from lockmgr/simhost,
+// feeds what they record to the checkers of scenarios/check, and exports a
+// failure as a scenario file that replays it.
 //
-// It is not a test framework of its own: go test and cmd/paxsim drive it.
-// Like sim, it is deterministic: one goroutine per run, no wall clock in
-// anything that reaches a result.
+// It holds no checker itself and no host: the judging is scenarios/check's,
+// the processes are lockmgr/simhost's. It is not a test framework of its
+// own: go test and cmd/paxsim drive it. Like sim, it is deterministic: one
+// goroutine per run, no wall clock in anything that reaches a result.
 package scenarios
 
 import (
