@@ -91,7 +91,6 @@ type Server struct {
 	now      int64
 	replies  []Packet
 	counters Counters
-	buf      []byte
 	in       paxos.Message // the decoded peer message, reused: the replica keeps no pointer to it
 	slab     []byte        // reply packets are carved from it; see reply
 	obs      Observer      // nil: nobody watches

@@ -152,7 +152,7 @@ func (g *launcher) findPaxosd() (string, error) {
 	if p, err := exec.LookPath("paxosd"); err == nil {
 		return p, nil
 	}
-	return "", errors.Join(errors.New("cannot find paxosd: pass -paxosd PATH, run from the repository root, or go install ./cmd/..."), buildErr)
+	return "", errors.Join(errors.New("cannot find paxosd: pass -paxosd PATH, run from the repository root, or install it with go install ./cmd/paxosd"), buildErr)
 }
 
 // prefixWriter writes a node's output line by line, each line prefixed.

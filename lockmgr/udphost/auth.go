@@ -28,8 +28,6 @@ func newAuth(key []byte) *auth {
 	return a
 }
 
-func (a *auth) clone() *auth { return newAuth(a.key) }
-
 // seal appends the wire form of frame to dst.
 func (a *auth) seal(dst, frame []byte) []byte {
 	dst = append(dst, frame...)
