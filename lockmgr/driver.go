@@ -248,7 +248,7 @@ func (n *Node) maybeCompact() {
 		// than fail every replica at the same slot. (The lock table
 		// itself is not bounded yet, so a log that cannot be compacted
 		// eventually stops accepting: a stall, not lost state.)
-		n.srv.counters.SnapshotTooBig++
+		n.srv.counters[SnapshotTooBig]++
 		n.skippedAt = rep.Applied()
 		return
 	}

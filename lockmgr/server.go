@@ -38,33 +38,42 @@ func DefaultServerConfig(id paxos.ID, peers []paxos.ID) ServerConfig {
 	}
 }
 
-// Counters are what a server dropped, by reason; status shows them.
-type Counters struct {
-	BadPacket    uint64 // failed the checksum or could not be decoded
-	Stranger     uint64 // replica traffic from an endpoint that is not that replica
-	Misaddressed uint64 // replica traffic for another replica
-	UnknownKind  uint64 // an intact frame of a kind this server does not take
-	BadCommand   uint64 // a chosen command that does not decode (skipped by all)
-	Rejected     uint64 // client requests turned away (no leader, queue full)
-	// Dropped by the host before the server saw them (see AddCounters).
-	Unauthenticated uint64 // no valid packet MAC, in a group with a key
-	Oversized       uint64 // a datagram longer than any packet may be
+// Counter names one of a server's counters: what it dropped, by reason,
+// and a few events worth watching. They go on the wire by position (the
+// status reply) and are named by String: append only.
+type Counter int
+
+const (
+	BadPacket    Counter = iota // failed the checksum or could not be decoded
+	Stranger                    // replica traffic from an endpoint that is not that replica
+	Misaddressed                // replica traffic for another replica
+	UnknownKind                 // an intact frame of a kind this server does not take
+	BadCommand                  // a chosen command that does not decode (skipped by all)
+	Rejected                    // client requests turned away (no leader, queue full)
+	// Dropped by the host before the server saw them (see AddCounter).
+	Unauthenticated // no valid packet MAC, in a group with a key
+	Oversized       // a datagram longer than any packet may be
 	// Not a drop: compactions skipped because the snapshot was too big.
-	SnapshotTooBig uint64
+	SnapshotTooBig
 	// A peer claimed another value chosen for a slot chosen here (a bug,
 	// or a forgery in a group without a key); the claim was ignored.
-	ChosenConflict uint64
-}
+	ChosenConflict
+	NumCounters // the number of counters, not a counter
+)
 
-// Slice lists the counters in a fixed order, for the status reply.
-func (c Counters) Slice() []uint64 {
-	return []uint64{c.BadPacket, c.Stranger, c.Misaddressed, c.UnknownKind, c.BadCommand, c.Rejected,
-		c.Unauthenticated, c.Oversized, c.SnapshotTooBig, c.ChosenConflict}
-}
-
-// CounterNames names Slice's entries in order.
-var CounterNames = []string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
+// counterNames is the one list of the counters' names, by position.
+var counterNames = [NumCounters]string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
 	"unauthenticated", "oversized", "snapshot_too_big", "chosen_conflict"}
+
+func (c Counter) String() string {
+	if c < 0 || c >= NumCounters {
+		return fmt.Sprintf("counter%d", int(c))
+	}
+	return counterNames[c]
+}
+
+// Counters are a server's counters, indexed by Counter.
+type Counters [NumCounters]uint64
 
 // Packet is an encoded packet to send.
 type Packet struct {
@@ -137,32 +146,27 @@ func (s *Server) Replica() *paxos.Replica { return s.rep }
 // StateMachine exposes the lock table, for inspection.
 func (s *Server) StateMachine() *StateMachine { return s.sm }
 
-// Counters returns the drop counters.
+// Counters returns the counters.
 func (s *Server) Counters() Counters {
 	c := s.counters
-	c.ChosenConflict, _ = s.rep.Conflicts()
+	c[ChosenConflict], _ = s.rep.Conflicts()
 	return c
 }
 
-// AddCounters adds a host's own drops (packets that never reached the
-// server) to the counters, so that status shows them with the rest.
-func (s *Server) AddCounters(d Counters) {
-	c := &s.counters
-	c.BadPacket += d.BadPacket
-	c.Stranger += d.Stranger
-	c.Misaddressed += d.Misaddressed
-	c.UnknownKind += d.UnknownKind
-	c.BadCommand += d.BadCommand
-	c.Rejected += d.Rejected
-	c.Unauthenticated += d.Unauthenticated
-	c.Oversized += d.Oversized
+// AddCounter adds a host's own drops (packets that never reached the
+// server) to counter c, so that status shows them with the rest.
+func (s *Server) AddCounter(c Counter, n uint64) { s.counters[c] += n }
+
+func (s *Server) countersSlice() []uint64 {
+	c := s.Counters()
+	return c[:]
 }
 
 // receive takes one packet from endpoint from.
 func (s *Server) receive(from Addr, pkt []byte) {
 	kind, body, err := paxos.ParseFrame(pkt)
 	if err != nil {
-		s.counters.BadPacket++
+		s.counters[BadPacket]++
 		return
 	}
 	switch kind {
@@ -172,27 +176,27 @@ func (s *Server) receive(from Addr, pkt []byte) {
 		m := &s.in
 		*m = paxos.Message{}
 		if err := paxos.DecodeMessage(pkt, m); err != nil {
-			s.counters.BadPacket++
+			s.counters[BadPacket]++
 			return
 		}
 		if Addr(m.From) != from {
-			s.counters.Stranger++
+			s.counters[Stranger]++
 			return
 		}
 		if m.To != s.rep.ID() {
-			s.counters.Misaddressed++
+			s.counters[Misaddressed]++
 			return
 		}
 		s.rep.Step(m)
 	case KindRequest:
 		q, err := DecodeRequest(body)
 		if err != nil {
-			s.counters.BadPacket++
+			s.counters[BadPacket]++
 			return
 		}
 		s.request(from, &q)
 	default:
-		s.counters.UnknownKind++
+		s.counters[UnknownKind]++
 	}
 }
 
@@ -202,7 +206,7 @@ func (s *Server) receive(from Addr, pkt []byte) {
 func (s *Server) request(from Addr, q *Request) {
 	if q.Op == OpStatus {
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Report, Leader: s.rep.Leader(),
-			Locks: s.sm.Status(), Counters: s.Counters().Slice()})
+			Locks: s.sm.Status(), Counters: s.countersSlice()})
 		return
 	}
 	if !ValidName(q.Name) {
@@ -230,7 +234,7 @@ func (s *Server) request(from Addr, q *Request) {
 		return
 	}
 	if err := s.rep.Propose(q.Command.Encode(nil)); err != nil {
-		s.counters.Rejected++
+		s.counters[Rejected]++
 		if errors.Is(err, paxos.ErrNoLeader) || errors.Is(err, paxos.ErrBusy) {
 			s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Redirect, Leader: s.rep.Leader()})
 		}
@@ -250,7 +254,7 @@ func (s *Server) apply(e paxos.Entry) {
 	for _, raw := range e.Cmds {
 		c, err := DecodeCommand(raw)
 		if err != nil {
-			s.counters.BadCommand++ // every replica skips it alike
+			s.counters[BadCommand]++ // every replica skips it alike
 			continue
 		}
 		res, grants := s.sm.Apply(e.Slot, c)

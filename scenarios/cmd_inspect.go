@@ -47,9 +47,9 @@ func (s *script) cmdStatus(a *args) error {
 // dropCounters lists a server's non-zero drop counters, " name=n" each.
 func dropCounters(c lockmgr.Counters) string {
 	var b strings.Builder
-	for i, v := range c.Slice() {
+	for i, v := range c {
 		if v > 0 {
-			fmt.Fprintf(&b, " %s=%d", lockmgr.CounterNames[i], v)
+			fmt.Fprintf(&b, " %v=%d", lockmgr.Counter(i), v)
 		}
 	}
 	return b.String()

@@ -229,11 +229,7 @@ func (r *repl) status() {
 		held := len(rep.Locks) + int(rep.Truncated)
 		fmt.Fprintf(&b, "node %d %v: leader %d, %d lock%s held;", id, addr, rep.Leader, held, map[bool]string{true: "s"}[held != 1])
 		for i, v := range rep.Counters {
-			name := fmt.Sprintf("counter%d", i)
-			if i < len(lockmgr.CounterNames) {
-				name = lockmgr.CounterNames[i]
-			}
-			fmt.Fprintf(&b, " %s=%d", name, v)
+			fmt.Fprintf(&b, " %v=%d", lockmgr.Counter(i), v)
 		}
 		fmt.Fprintln(r.out, b.String())
 	}

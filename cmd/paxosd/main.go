@@ -124,8 +124,8 @@ func logStats(log *slog.Logger, msg string, st udphost.Stats) {
 	args := []any{"commit", st.Commit, "fsyncs", st.Log.Syncs, "records", st.Log.Records,
 		"log_bytes", st.Log.Bytes, "snapshots", st.Log.Rewrites, "packets", st.Host.Packets,
 		"read_errors", st.Host.ReadErrors, "send_errors", st.Host.SendErrors}
-	for i, v := range st.Counters.Slice() {
-		args = append(args, lockmgr.CounterNames[i], v)
+	for i, v := range st.Counters {
+		args = append(args, lockmgr.Counter(i).String(), v)
 	}
 	log.Info(msg, args...)
 }

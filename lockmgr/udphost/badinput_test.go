@@ -87,9 +87,9 @@ func TestRandomBytesPacket(t *testing.T) {
 				}
 				sendTo(t, s, g.nodes[0].Addr(), b)
 			}
-			get := func(c lockmgr.Counters) uint64 { return c.BadPacket }
+			get := func(c lockmgr.Counters) uint64 { return c[lockmgr.BadPacket] }
 			if keyed {
-				get = func(c lockmgr.Counters) uint64 { return c.Unauthenticated }
+				get = func(c lockmgr.Counters) uint64 { return c[lockmgr.Unauthenticated] }
 			}
 			waitCounter(t, g, 1, "random packets counted", packets, get)
 			stillServes(t, g)
@@ -113,7 +113,7 @@ func TestStrangerReplicaPacket(t *testing.T) {
 	} {
 		sendTo(t, s, g.nodes[0].Addr(), paxos.AppendMessage(nil, &m))
 	}
-	waitCounter(t, g, 1, "stranger packets counted", 2, func(c lockmgr.Counters) uint64 { return c.Stranger })
+	waitCounter(t, g, 1, "stranger packets counted", 2, func(c lockmgr.Counters) uint64 { return c[lockmgr.Stranger] })
 	var after paxos.Ballot
 	g.nodes[0].Inspect(func(n *lockmgr.Node) { after = n.Server().Replica().Promised() })
 	if after == high || after.Round > before.Round+100 {
@@ -139,7 +139,7 @@ func TestWrongHMAC(t *testing.T) {
 	} {
 		sendTo(t, s, g.nodes[0].Addr(), pkt)
 	}
-	waitCounter(t, g, 1, "unauthenticated packets counted", 4, func(c lockmgr.Counters) uint64 { return c.Unauthenticated })
+	waitCounter(t, g, 1, "unauthenticated packets counted", 4, func(c lockmgr.Counters) uint64 { return c[lockmgr.Unauthenticated] })
 
 	bad := *g.cfg
 	bad.key = wrong.key
@@ -169,7 +169,7 @@ func TestOversizedPacket(t *testing.T) {
 	copy(big, lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "big"}}))
 	sendTo(t, s, g.nodes[0].Addr(), big)
 	sendTo(t, s, g.nodes[0].Addr(), big[:paxos.MaxPacketBytes+1])
-	waitCounter(t, g, 1, "oversized packets counted", 2, func(c lockmgr.Counters) uint64 { return c.Oversized })
+	waitCounter(t, g, 1, "oversized packets counted", 2, func(c lockmgr.Counters) uint64 { return c[lockmgr.Oversized] })
 	stillServes(t, g)
 }
 
@@ -183,9 +183,9 @@ func TestTruncatedCorruptUnknownPackets(t *testing.T) {
 	flipped[len(flipped)/2] ^= 0x10
 	sendTo(t, s, g.nodes[0].Addr(), req[:len(req)-3])
 	sendTo(t, s, g.nodes[0].Addr(), flipped)
-	waitCounter(t, g, 1, "truncated and corrupt packets counted", 2, func(c lockmgr.Counters) uint64 { return c.BadPacket })
+	waitCounter(t, g, 1, "truncated and corrupt packets counted", 2, func(c lockmgr.Counters) uint64 { return c[lockmgr.BadPacket] })
 	sendTo(t, s, g.nodes[0].Addr(), paxos.AppendFrame(nil, paxos.KindAppMax, []byte("hello")))
-	waitCounter(t, g, 1, "unknown kind counted", 1, func(c lockmgr.Counters) uint64 { return c.UnknownKind })
+	waitCounter(t, g, 1, "unknown kind counted", 1, func(c lockmgr.Counters) uint64 { return c[lockmgr.UnknownKind] })
 	stillServes(t, g)
 }
 

@@ -333,12 +333,12 @@ func (n *Node) deliver(m *ipv4.Message) {
 	n.stats.Packets++
 	buf := m.Buffers[0]
 	if m.N >= len(buf) {
-		n.node.Server().AddCounters(lockmgr.Counters{Oversized: 1})
+		n.node.Server().AddCounter(lockmgr.Oversized, 1)
 		return
 	}
 	frame, ok := n.auth.open(buf[:m.N])
 	if !ok {
-		n.node.Server().AddCounters(lockmgr.Counters{Unauthenticated: 1})
+		n.node.Server().AddCounter(lockmgr.Unauthenticated, 1)
 		return
 	}
 	ua, ok := m.Addr.(*net.UDPAddr)

@@ -23,8 +23,8 @@ func TestGroupLocks(t *testing.T) {
 	if len(st.Locks) != 1 || st.Locks[0].Holder != a.ID() || st.Locks[0].Token != got.Result.Token {
 		t.Fatalf("status: %s", lockmgr.FormatStatus(st.Locks))
 	}
-	if len(st.Counters) != len(lockmgr.CounterNames) {
-		t.Fatalf("status carries %d counters, want %d", len(st.Counters), len(lockmgr.CounterNames))
+	if len(st.Counters) != int(lockmgr.NumCounters) {
+		t.Fatalf("status carries %d counters, want %d", len(st.Counters), int(lockmgr.NumCounters))
 	}
 	if r := do(t, a, lockmgr.OpUnlock, "1").Result; r.Status != lockmgr.Released {
 		t.Fatalf("unlock 1: %v", r)
