@@ -26,7 +26,7 @@ type ClientConfig struct {
 
 // DefaultClientConfig returns defaults; the caller sets Rand.
 func DefaultClientConfig(id ClientID, replicas []paxos.ID) ClientConfig {
-	return ClientConfig{ID: id, Replicas: replicas, TimeoutTicks: 40, BackoffMaxTicks: 640, WaitTicks: 400}
+	return ClientConfig{ID: id, Replicas: replicas, TimeoutTicks: 40, BackoffMaxTicks: 160, WaitTicks: 400}
 }
 
 // Completion is the answer to the client's operation.
@@ -60,7 +60,10 @@ type request struct {
 	target   int // index into cfg.Replicas
 	attempts int
 	elapsed  int
-	timeout  int
+	timeout  int // ticks until the timer fires
+	backoff  int // the current retry timeout
+	hop      bool // the timer sends to target without counting an attempt (see Receive)
+	queued   bool // answered Queued
 }
 
 // NewClient validates cfg and starts a session.
@@ -84,6 +87,10 @@ func (c *Client) ID() ClientID { return c.cfg.ID }
 // Busy reports whether an operation is outstanding.
 func (c *Client) Busy() bool { return c.cur != nil }
 
+// Queued reports whether the outstanding operation (a Lock) was answered
+// Queued: the group has it, and it waits for the lock to come free.
+func (c *Client) Queued() bool { return c.cur != nil && c.cur.queued }
+
 // Start begins an operation: OpLock, OpTryLock, OpUnlock or OpStatus. It
 // returns the sequence number used (0 for OpStatus, which is not logged).
 func (c *Client) Start(op Op, name string) (uint64, error) {
@@ -98,7 +105,7 @@ func (c *Client) Start(op Op, name string) (uint64, error) {
 		q.Seq = c.nextSeq
 		c.nextSeq++
 	}
-	c.cur = &request{req: q, timeout: c.cfg.TimeoutTicks}
+	c.cur = &request{req: q, timeout: c.cfg.TimeoutTicks, backoff: c.cfg.TimeoutTicks}
 	c.cur.target = c.cfg.Rand.IntN(len(c.cfg.Replicas))
 	if i := c.indexOf(c.leader); i >= 0 {
 		c.cur.target = i
@@ -130,11 +137,32 @@ func (c *Client) Tick() {
 	if r.elapsed < r.timeout {
 		return
 	}
+	if r.hop {
+		// A replica without a leader sent us on; the pause is over.
+		r.hop = false
+		c.send()
+		r.timeout = r.backoff
+		return
+	}
 	r.attempts++
-	r.target = (r.target + 1) % len(c.cfg.Replicas)
+	r.target = c.retryTarget(r.target)
 	backoff := min(c.cfg.TimeoutTicks<<min(r.attempts, 16), c.cfg.BackoffMaxTicks)
-	r.timeout = backoff/2 + c.cfg.Rand.IntN(backoff/2+1)
+	r.backoff = backoff/2 + c.cfg.Rand.IntN(backoff/2+1)
 	c.send()
+	r.timeout = r.backoff
+}
+
+// retryTarget is where a request goes after no answer came from target:
+// to the leader last heard of, if that was not target; else on to the
+// next replica, forgetting a leader that did not answer.
+func (c *Client) retryTarget(target int) int {
+	if i := c.indexOf(c.leader); i >= 0 && i != target {
+		return i
+	}
+	if c.indexOf(c.leader) == target {
+		c.leader = 0
+	}
+	return (target + 1) % len(c.cfg.Replicas)
 }
 
 // TicksToTimer is how many Ticks from now the client's timer fires (a
@@ -165,12 +193,22 @@ func (c *Client) Receive(pkt []byte) (Completion, bool) {
 	switch p.Status {
 	case Redirect:
 		if i := c.indexOf(p.Leader); i >= 0 && i != r.target {
-			r.target, r.elapsed = i, 0
+			r.target = i
 			c.send()
+			return Completion{}, false
+		}
+		// The replica knows no leader (or names itself but cannot take
+		// the request): try the next one after a short pause, rather
+		// than wait out the whole timeout on a replica that cannot help.
+		if !r.hop {
+			r.hop = true
+			r.target = (r.target + 1) % len(c.cfg.Replicas)
+			r.elapsed, r.timeout = 0, max(1, c.cfg.TimeoutTicks/4)
 		}
 		return Completion{}, false
 	case Queued:
-		r.elapsed, r.timeout, r.attempts = 0, c.cfg.WaitTicks, 0
+		r.elapsed, r.timeout, r.attempts, r.hop = 0, c.cfg.WaitTicks, 0, false
+		r.queued = true
 		return Completion{}, false
 	case Report:
 		if r.req.Op != OpStatus {

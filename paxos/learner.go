@@ -88,7 +88,7 @@ func (r *Replica) wantCatchup(from ID) {
 	if from == 0 || from == r.id {
 		return
 	}
-	r.catchupWanted = true
+	r.catchupWanted, r.catchupFrom = true, from
 	if r.catchupElapsed > 0 {
 		return
 	}
@@ -96,11 +96,18 @@ func (r *Replica) wantCatchup(from ID) {
 	r.send(Message{Type: MsgCatchup, To: from, Slot: r.commit})
 }
 
+// tickCatchup asks again while the missing slots have not come: the
+// leader, if one is known, else the peer last asked (a candidate knows no
+// leader, and waits for exactly this catch-up before it may lead).
 func (r *Replica) tickCatchup() {
 	if r.catchupElapsed > 0 {
 		r.catchupElapsed--
-		if r.catchupElapsed == 0 && r.catchupWanted && r.leader != 0 {
-			r.wantCatchup(r.leader)
+		if r.catchupElapsed == 0 && r.catchupWanted {
+			if r.leader != 0 {
+				r.wantCatchup(r.leader)
+			} else {
+				r.wantCatchup(r.catchupFrom)
+			}
 		}
 	}
 }

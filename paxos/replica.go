@@ -92,6 +92,7 @@ type Replica struct {
 	// Catch-up and snapshot transfer.
 	catchupElapsed int
 	catchupWanted  bool
+	catchupFrom    ID // the peer last asked for catch-up
 	snapIn         snapshotIn
 
 	// Ready state.
@@ -507,6 +508,8 @@ func (r *Replica) TicksToTimer() int {
 		n = min(until(r.heartbeatElapsed, r.cfg.HeartbeatTicks), until(r.resendElapsed, r.cfg.ResendTicks),
 			until(r.quorumElapsed, r.cfg.ElectionTicks))
 	case r.role == Candidate:
+		n = min(until(r.electionElapsed, r.electionTimeout), until(r.resendElapsed, r.cfg.ResendTicks))
+	case r.preVoteResending():
 		n = min(until(r.electionElapsed, r.electionTimeout), until(r.resendElapsed, r.cfg.ResendTicks))
 	default:
 		n = until(r.electionElapsed, r.electionTimeout)

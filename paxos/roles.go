@@ -48,10 +48,30 @@ func stepFollower(r *Replica, m *Message) {
 func tickFollower(r *Replica) {
 	r.electionElapsed++
 	if r.electionElapsed >= r.electionTimeout {
-		if r.preVote.active {
-			r.backoffAttempts++ // the last round found no quorum
+		if r.preVote.active && !r.preVote.heard {
+			r.backoffAttempts++ // nobody answered the last round: back off
 		}
 		r.startPreVote()
+		return
+	}
+	if !r.preVoteResending() {
+		return
+	}
+	// Ask again whoever has not answered, a few times per round: on a
+	// lossy network a round whose asks went out once would need every one
+	// of them (and every answer) to arrive, and would otherwise wait a
+	// whole election timeout to try again. A pre-vote changes nothing at
+	// the asked, so asking twice is harmless; a replica that hears nothing
+	// at all still sends only a few per round, and its rounds back off.
+	r.resendElapsed++
+	if r.resendElapsed >= r.cfg.ResendTicks {
+		r.resendElapsed = 0
+		r.preVote.resends++
+		for i, p := range r.cfg.Peers {
+			if r.preVote.votes&(1<<i) == 0 && p != r.id {
+				r.send(Message{Type: MsgPreVote, To: p, Ballot: r.preVote.ballot, Commit: r.commit})
+			}
+		}
 	}
 }
 
@@ -62,9 +82,18 @@ func tickFollower(r *Replica) {
 // there are, never leaves promises behind that would depose the
 // majority's leader once the partition heals.
 type preVoteState struct {
-	active bool
-	ballot Ballot
-	votes  uint64
+	active  bool
+	ballot  Ballot
+	votes   uint64
+	heard   bool // some peer answered this round
+	resends int  // asks repeated this round (at most preVoteResends)
+}
+
+// preVoteResends is how often a round asks again those that did not answer.
+const preVoteResends = 2
+
+func (r *Replica) preVoteResending() bool {
+	return r.preVote.active && r.preVote.resends < preVoteResends
 }
 
 func (r *Replica) startPreVote() {
@@ -74,7 +103,7 @@ func (r *Replica) startPreVote() {
 	// it as alive, or this replica would refuse the other survivors'
 	// pre-votes and prepares for another timeout.
 	r.leader = 0
-	r.electionElapsed = 0
+	r.electionElapsed, r.resendElapsed = 0, 0
 	r.resetElectionTimeout()
 	if r.quorum == 1 {
 		r.startElection()
@@ -85,13 +114,26 @@ func (r *Replica) startPreVote() {
 
 // handlePreVote answers whether this replica would promise m.Ballot now:
 // not while it hears a live leader (other than the asker), and never below
-// its promise. It changes nothing here.
+// its promise. It changes nothing here. A refusal because of a higher
+// promise carries that promise, so that the asker's next round asks above
+// it instead of asking the same ballot again forever.
 func (r *Replica) handlePreVote(m *Message) {
-	reject := m.Ballot.Less(r.promised) || (m.From != r.leader && r.leaderAlive())
-	r.send(Message{Type: MsgPreVoteAck, To: m.From, Ballot: m.Ballot, Reject: reject})
+	switch {
+	case m.Ballot.Less(r.promised):
+		r.send(Message{Type: MsgPreVoteAck, To: m.From, Ballot: r.promised, Reject: true})
+	default:
+		reject := m.From != r.leader && r.leaderAlive()
+		r.send(Message{Type: MsgPreVoteAck, To: m.From, Ballot: m.Ballot, Reject: reject})
+	}
 }
 
 func (r *Replica) handlePreVoteAck(m *Message) {
+	if m.Reject && m.Ballot != r.preVote.ballot && r.maxSeen.Less(m.Ballot) {
+		r.maxSeen = m.Ballot // a higher promise: ask above it next round
+	}
+	if r.preVote.active && (m.Ballot == r.preVote.ballot || m.Reject) {
+		r.preVote.heard = true
+	}
 	if !r.preVote.active || m.Ballot != r.preVote.ballot || m.Reject {
 		return
 	}

@@ -33,20 +33,27 @@ type Options struct {
 
 // Result is what a run found.
 type Result struct {
-	Seed        uint64
-	OK          bool
-	Kind        string // failure kind, "" if OK
-	Detail      string
-	Ops         int // operations that completed
-	OpsTotal    int
-	Events      uint64
-	VirtualNs   int64
-	HealNs      int64 // when the liveness phase began
-	TraceHash   uint64
-	History     []porcupine.Operation
-	Info        porcupine.LinearizationInfo
-	Annotations []porcupine.Annotation
-	Trace       []sim.Event
+	Seed      uint64
+	OK        bool
+	Kind      string // failure kind, "" if OK
+	Detail    string
+	Ops       int // operations that completed
+	OpsTotal  int
+	Events    uint64
+	VirtualNs int64
+	HealNs    int64 // when the liveness phase began
+	// RecoveryNs: from the heal until a leader was established (-1: none
+	// was); MaxWaitNs: the longest an operation waited after the heal
+	// (see check.Liveness). Bounds are what they were held to.
+	RecoveryNs   int64
+	MaxWaitNs    int64
+	MaxWaitAnyNs int64 // the longest wait of the whole run, faults included
+	Bounds       check.Bounds
+	TraceHash    uint64
+	History      []porcupine.Operation
+	Info         porcupine.LinearizationInfo
+	Annotations  []porcupine.Annotation
+	Trace        []sim.Event
 }
 
 // Summary is the one-line account of a failure (or "ok").
@@ -71,6 +78,8 @@ type runner struct {
 	roles   []paxos.Role
 	hist    check.History
 	checks  *check.Checkers
+	live    *check.Liveness
+	bounds  check.Bounds
 	healed  bool
 	healNs  int64
 	kind    string
@@ -106,7 +115,7 @@ func Run(scn Scenario, opt Options) (res Result) {
 }
 
 func newRunner(scn *Scenario, opt Options) *runner {
-	r := &runner{scn: scn, opt: opt, checks: check.New(scn.Replicas, 0)}
+	r := &runner{scn: scn, opt: opt, checks: check.New(scn.Replicas, 0), live: check.NewLiveness(scn.Replicas)}
 	for i := 1; i <= scn.Replicas; i++ {
 		r.peers = append(r.peers, paxos.ID(i))
 	}
@@ -155,17 +164,26 @@ func (r *runner) setup() error {
 		w.AtLabel(f.AtNs, f.String(), func() { r.applyFault(f) })
 	}
 	w.OnEvent(r.observe)
+	r.bounds = r.livenessBounds()
 	return nil
 }
 
 // ---- the processes' Recorder ----
 
-func (r *runner) Booted(id paxos.ID, recs []paxos.Record)     { r.checks.Booted(id, recs) }
-func (r *runner) Appended(id paxos.ID, recs []paxos.Record)   { r.checks.Appended(id, recs) }
-func (r *runner) Synced(id paxos.ID)                          { r.checks.Synced(id) }
-func (r *runner) Rewrote(id paxos.ID, recs []paxos.Record)    { r.checks.Rewrote(id, recs) }
-func (r *runner) Sent(id paxos.ID, m *paxos.Message)          { r.checks.Sent(id, m) }
-func (r *runner) Committed(id paxos.ID, e paxos.Entry)        { r.checks.Committed(id, e) }
+func (r *runner) Booted(id paxos.ID, recs []paxos.Record)   { r.checks.Booted(id, recs) }
+func (r *runner) Appended(id paxos.ID, recs []paxos.Record) { r.checks.Appended(id, recs) }
+func (r *runner) Synced(id paxos.ID)                        { r.checks.Synced(id) }
+func (r *runner) Rewrote(id paxos.ID, recs []paxos.Record)  { r.checks.Rewrote(id, recs) }
+func (r *runner) Sent(id paxos.ID, m *paxos.Message) {
+	r.checks.Sent(id, m)
+	r.live.Sent(r.w.Now(), id, m)
+}
+
+func (r *runner) Committed(id paxos.ID, e paxos.Entry) {
+	r.checks.Committed(id, e)
+	r.live.Committed(r.w.Now())
+}
+
 func (r *runner) Restored(id paxos.ID, slot uint64)           { r.checks.Restored(id, slot) }
 func (r *runner) StateHash(id paxos.ID, applied, hash uint64) { r.checks.StateHash(id, applied, hash) }
 
@@ -177,11 +195,16 @@ func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmg
 }
 
 func (r *runner) Invoked(client int, nowNs int64, op lockmgr.Op, name string) int {
-	return r.hist.Call(client, nowNs, op, name)
+	h := r.hist.Call(client, nowNs, op, name)
+	r.live.Invoked(nowNs, h)
+	return h
 }
+
+func (r *runner) Queued(client, h int, nowNs int64) { r.live.Queued(nowNs, h) }
 
 func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
 	r.hist.Return(h, nowNs, c.Result)
+	r.live.Returned(nowNs, h)
 	r.done = append(r.done, h)
 }
 
@@ -298,6 +321,7 @@ func (r *runner) allDone() bool {
 func (r *runner) safetyPhase() {
 	for r.kind == "" && r.w.Now() < r.scn.SafetyNs && !r.allDone() {
 		r.w.RunUntil(min(r.w.Now()+chunkNs, r.scn.SafetyNs))
+		r.checkBounds()
 	}
 }
 
@@ -328,17 +352,60 @@ func (r *runner) livenessPhase() {
 		}
 	}
 	r.note(heal, "heal all: liveness phase", "#c9f4b6")
+	r.live.Healed(heal)
+	r.bounds = r.livenessBounds()
 	deadline := heal + r.scn.LivenessNs
 	for r.kind == "" && !r.allDone() && w.Now() < deadline {
 		w.RunUntil(min(w.Now()+chunkNs, deadline))
+		r.checkBounds()
 	}
 	if r.kind == "" && !r.allDone() {
 		r.fail(FailLiveness, r.stuck(heal))
+	}
+	// Every client may be done before a leader is: wait for one, within
+	// its bound, so that recovery is measured in every run.
+	for r.kind == "" && r.live.RecoveryNs() < 0 && w.Now() <= heal+r.bounds.RecoveryNs {
+		w.RunUntil(w.Now() + chunkNs)
+		r.checkBounds()
 	}
 	// Let the replicas settle, then compare state hashes.
 	if r.kind == "" {
 		w.RunFor(200_000_000)
 		r.checkStateHashes()
+	}
+}
+
+// livenessBounds states how fast the healed group must recover, from its
+// timeouts: the slowest replica clock stretches every timer.
+func (r *runner) livenessBounds() check.Bounds {
+	slow := 1.0
+	for _, id := range r.peers {
+		slow = min(slow, r.w.Drift(sim.Addr(id)))
+	}
+	e := float64(r.host.ElectionNs()) / slow
+	return check.Bounds{RecoveryNs: int64(RecoveryElections * e), WaitNs: int64(WaitElections * e),
+		AnyWaitNs: r.scn.WaitBoundNs}
+}
+
+// The liveness bounds, in election timeouts E (at the slowest clock):
+//
+//   - a leader within 12E of the heal: a follower notices the silence
+//     within 2E, a replica that lost elections before may back off up to
+//     8E (BackoffMaxTicks), and pre-vote and phase 1, resent every 0.4E,
+//     take about 2E more on a lossless network;
+//   - every operation answered within 16E of the heal (or of its start):
+//     recovery, plus a client's longest retry interval (3.2E), plus a
+//     redirect, a forward and the commit reaching the replica asked.
+const (
+	RecoveryElections = 12
+	WaitElections     = 16
+)
+
+func (r *runner) checkBounds() {
+	if r.kind == "" {
+		if f := r.live.Check(r.w.Now(), r.bounds); f != nil {
+			r.fail(f.Kind, f.Detail)
+		}
 	}
 }
 
@@ -380,6 +447,12 @@ func (r *runner) finish(res *Result) {
 	res.Ops = r.hist.Completed()
 	res.Annotations = r.notes
 	res.HealNs = r.healNs
+	res.RecoveryNs = r.live.RecoveryNs()
+	res.Bounds = r.bounds
+	if r.w != nil {
+		res.MaxWaitNs, _ = r.live.MaxWaitNs(r.w.Now())
+		res.MaxWaitAnyNs, _ = r.live.MaxWaitAnyNs(r.w.Now())
+	}
 	if r.w != nil {
 		res.History = r.hist.ForCheck(r.w.Now())
 		res.Events = r.w.Stats().Events

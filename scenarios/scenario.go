@@ -52,6 +52,11 @@ type Scenario struct {
 	// LivenessNs bounds the liveness phase: after SafetyNs every fault is
 	// healed and every client must finish its script within this time.
 	LivenessNs int64
+	// WaitBoundNs, if > 0, bounds how long any operation may wait for its
+	// answer during the whole run, faults included (time a Lock spends
+	// queued behind another holder aside): for fault schedules that always
+	// leave a majority connected.
+	WaitBoundNs int64
 }
 
 // ClientScript is one client's operations, issued one after another.

@@ -158,7 +158,11 @@ type seedLine struct {
 	VirtualMs int64  `json:"virtual_ms"`
 	WallMs    int64  `json:"wall_ms"`
 	TraceHash string `json:"trace_hash"`
-	Replay    string `json:"replay,omitempty"`
+	// RecoveryMs: heal to an established leader (-1: none); MaxWaitMs: the
+	// longest an operation waited after the heal.
+	RecoveryMs float64 `json:"recovery_ms"`
+	MaxWaitMs  float64 `json:"max_wait_ms"`
+	Replay     string  `json:"replay,omitempty"`
 }
 
 // registerSwarmFlags registers the flags that shape Generate's draw, from
@@ -241,6 +245,25 @@ type totals struct {
 	seeds, failures, ops int
 	events               uint64
 	virtualNs            int64
+	// The worst liveness figures after the heal, and their seeds.
+	maxRecoveryNs, maxWaitNs     int64
+	maxRecoverySeed, maxWaitSeed uint64
+}
+
+func (t *totals) add(res *scenarios.Result) {
+	t.seeds++
+	t.ops += res.Ops
+	t.events += res.Events
+	t.virtualNs += res.VirtualNs
+	if !res.OK {
+		t.failures++
+	}
+	if res.RecoveryNs > t.maxRecoveryNs {
+		t.maxRecoveryNs, t.maxRecoverySeed = res.RecoveryNs, res.Seed
+	}
+	if res.MaxWaitNs > t.maxWaitNs {
+		t.maxWaitNs, t.maxWaitSeed = res.MaxWaitNs, res.Seed
+	}
 }
 
 func sweep(opt *options, stdout, stderr io.Writer) int {
@@ -271,12 +294,8 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 					checkDeterminism(&res, opt.ranges)
 				}
 				mu.Lock()
-				tot.seeds++
-				tot.ops += res.Ops
-				tot.events += res.Events
-				tot.virtualNs += res.VirtualNs
+				tot.add(&res)
 				if !res.OK {
-					tot.failures++
 					stop.Store(true)
 				}
 				report(opt, stdout, stderr, &res, wall)
@@ -313,7 +332,8 @@ func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall 
 	if opt.json {
 		line := seedLine{Seed: res.Seed, OK: res.OK, Kind: res.Kind, Detail: res.Detail, Ops: res.Ops,
 			OpsTotal: res.OpsTotal, Events: res.Events, VirtualMs: res.VirtualNs / 1e6,
-			WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash)}
+			WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash),
+			RecoveryMs: ms(res.RecoveryNs), MaxWaitMs: ms(res.MaxWaitNs)}
 		if !res.OK {
 			line.Replay = replayCmd(opt, res.Seed)
 		}
@@ -334,6 +354,14 @@ func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall 
 	}
 }
 
+// ms is a duration in milliseconds, to 0.1 ms; negative stays -1.
+func ms(ns int64) float64 {
+	if ns < 0 {
+		return -1
+	}
+	return float64(ns/100_000) / 10
+}
+
 func firstLine(s string) string {
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		return s[:i]
@@ -351,6 +379,10 @@ func summary(w io.Writer, opt *options, t totals, wall time.Duration) {
 	fmt.Fprintf(w, "  sim/wall    %.0fx\n", ratio)
 	fmt.Fprintf(w, "  seeds/s     %.1f\n", float64(t.seeds)/wall.Seconds())
 	fmt.Fprintf(w, "  events/s    %.0f\n", float64(t.events)/wall.Seconds())
+	fmt.Fprintf(w, "  recovery    at most %.1f ms after the heal (seed %d; bound %d election timeouts)\n",
+		float64(t.maxRecoveryNs)/1e6, t.maxRecoverySeed, scenarios.RecoveryElections)
+	fmt.Fprintf(w, "  max wait    %.1f ms after the heal (seed %d; bound %d election timeouts)\n",
+		float64(t.maxWaitNs)/1e6, t.maxWaitSeed, scenarios.WaitElections)
 }
 
 // progress rewrites one status line on a terminal-like stream.

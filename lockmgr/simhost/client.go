@@ -25,6 +25,7 @@ type Client struct {
 	cl         *lockmgr.Client
 	queue      []Op // operations still to issue, in order
 	cur        int  // handle of the outstanding operation, -1 if none
+	queued     bool // the outstanding operation was answered Queued (reported once)
 	thinkUntil int64
 	rng        *rand.Rand
 	ticks      int64
@@ -120,7 +121,12 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 	}
 	p.catchUp(env)
 	c, ok := p.cl.Receive(data)
+	if !ok && p.cur >= 0 && !p.queued && p.cl.Queued() {
+		p.queued = true
+		p.rec.Queued(p.idx, p.cur, env.Now())
+	}
 	if ok && p.cur >= 0 {
+		p.queued = false
 		h := p.cur
 		p.cur = -1
 		p.rec.Returned(p.idx, h, env.Now(), c)

@@ -15,7 +15,7 @@ const (
 	resendNs      = 20_000_000
 	backoffMaxNs  = 400_000_000
 	clientWaitNs  = 40_000_000
-	clientMaxNs   = 640_000_000
+	clientMaxNs   = 160_000_000
 	clientQueueNs = 400_000_000
 	reproposeNs   = 20_000_000
 )

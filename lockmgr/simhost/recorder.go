@@ -34,6 +34,9 @@ type Recorder interface {
 	// Invoked: client (0-based) starts an operation; the returned handle
 	// names it in Returned.
 	Invoked(client int, nowNs int64, op lockmgr.Op, name string) int
+	// Queued: the operation (a Lock) was answered Queued: it waits for
+	// the lock to come free.
+	Queued(client, handle int, nowNs int64)
 	// Returned: the operation got its final answer.
 	Returned(client, handle int, nowNs int64, c lockmgr.Completion)
 
