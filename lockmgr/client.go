@@ -60,8 +60,8 @@ type request struct {
 	target   int // index into cfg.Replicas
 	attempts int
 	elapsed  int
-	timeout  int // ticks until the timer fires
-	backoff  int // the current retry timeout
+	timeout  int  // ticks until the timer fires
+	backoff  int  // the current retry timeout
 	hop      bool // the timer sends to target without counting an attempt (see Receive)
 	queued   bool // answered Queued
 }

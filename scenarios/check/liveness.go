@@ -26,9 +26,9 @@ import (
 // Neither figure trusts a replica's idea of its own role.
 type Liveness struct {
 	n         int
-	healNs    int64 // -1 until the heal
+	healNs    int64          // -1 until the heal
 	promised  []paxos.Ballot // by replica id: the highest ballot it sent a promise for
-	leaderNs  int64 // when a leader was first established after the heal; -1 until then
+	leaderNs  int64          // when a leader was first established after the heal; -1 until then
 	leaderB   paxos.Ballot
 	started   map[int]int64 // open operations: history index -> start
 	maxWait   int64         // after the heal
