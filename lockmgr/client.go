@@ -35,8 +35,11 @@ type Completion struct {
 	Op       Op
 	Name     string
 	Result   Result
-	Locks    []LockStatus // OpStatus only
+	Locks    []LockStatus // OpStatus and OpRead only
 	Counters []uint64     // OpStatus only
+	// Slot and SinceLeader: see Reply (OpStatus and OpRead only).
+	Slot        uint64
+	SinceLeader int64
 }
 
 // ErrOutstanding: a client has one operation at a time.
@@ -48,11 +51,12 @@ var ErrOutstanding = errors.New("lockmgr: an operation is already outstanding")
 // replica with exponential backoff. Retries reuse the sequence number, so
 // the at-most-once table applies them once.
 type Client struct {
-	cfg     ClientConfig
-	nextSeq uint64
-	leader  paxos.ID
-	cur     *request
-	out     []Packet
+	cfg      ClientConfig
+	nextSeq  uint64
+	nextRead uint64 // reads are numbered apart, from ReadSeqBase
+	leader   paxos.ID
+	cur      *request
+	out      []Packet
 }
 
 type request struct {
@@ -78,7 +82,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	case cfg.Rand == nil:
 		return nil, errors.New("lockmgr: ClientConfig.Rand is nil: inject a seeded source")
 	}
-	return &Client{cfg: cfg, nextSeq: FirstSeq}, nil
+	return &Client{cfg: cfg, nextSeq: FirstSeq, nextRead: ReadSeqBase}, nil
 }
 
 // ID is the session's client id.
@@ -91,8 +95,9 @@ func (c *Client) Busy() bool { return c.cur != nil }
 // Queued: the group has it, and it waits for the lock to come free.
 func (c *Client) Queued() bool { return c.cur != nil && c.cur.queued }
 
-// Start begins an operation: OpLock, OpTryLock, OpUnlock or OpStatus. It
-// returns the sequence number used (0 for OpStatus, which is not logged).
+// Start begins an operation (any op of the op table). It returns the
+// sequence number used: the next of the client's requests, the next read
+// (from ReadSeqBase) for OpRead, or 0 for OpStatus, which is not logged.
 func (c *Client) Start(op Op, name string) (uint64, error) {
 	if c.cur != nil {
 		return 0, ErrOutstanding
@@ -101,7 +106,11 @@ func (c *Client) Start(op Op, name string) (uint64, error) {
 		return 0, fmt.Errorf("lockmgr: %w %d", ErrUnknownOp, op)
 	}
 	q := Request{Command{Client: c.cfg.ID, Op: op, Name: name}}
-	if op.Logged() {
+	switch {
+	case op.Logged() && op.ReadOnly():
+		q.Seq = c.nextRead
+		c.nextRead++
+	case op.Logged():
 		q.Seq = c.nextSeq
 		c.nextSeq++
 	}
@@ -211,12 +220,13 @@ func (c *Client) Receive(pkt []byte) (Completion, bool) {
 		r.queued = true
 		return Completion{}, false
 	case Report:
-		if r.req.Op != OpStatus {
+		if !r.req.Op.ReadOnly() {
 			return Completion{}, false
 		}
 	}
 	c.cur = nil
 	return Completion{Seq: p.Seq, Op: r.req.Op, Name: r.req.Name, Locks: p.Locks, Counters: p.Counters,
+		Slot: p.Slot, SinceLeader: p.SinceLeader,
 		Result: Result{Status: p.Status, Token: p.Token, Holder: p.Holder}}, true
 }
 

@@ -20,23 +20,29 @@ const (
 	OpLock    Op = 1 // blocking acquire: granted now or queued until released
 	OpTryLock Op = 2 // non-blocking acquire: granted now or Busy
 	OpUnlock  Op = 3 // release, if held by the caller
-	OpStatus  Op = 4 // the lock table, answered by the replica asked; never logged
+	OpStatus  Op = 4 // one replica's lock table, answered by it at once; never logged
+	OpRead    Op = 5 // the lock table, read through the log: linearizable
 )
 
 // opInfo is what every parser and printer needs to know about an op.
 type opInfo struct {
 	name     string // the word in the REPL, scenario files and traces
-	logged   bool   // goes through the Paxos log (and the at-most-once table)
+	logged   bool   // goes through the Paxos log
 	blocking bool   // may be answered Queued and granted later
+	named    bool   // acts on one lock, named in the command
+	// readOnly: changes nothing, so it bypasses the at-most-once table (a
+	// repeat is simply read again) and numbers its requests apart.
+	readOnly bool
 }
 
 // opTable is the one definition of the ops, indexed by Op. An index with
 // no name is not an op.
 var opTable = [...]opInfo{
-	OpLock:    {name: "lock", logged: true, blocking: true},
-	OpTryLock: {name: "trylock", logged: true},
-	OpUnlock:  {name: "unlock", logged: true},
-	OpStatus:  {name: "status"},
+	OpLock:    {name: "lock", logged: true, blocking: true, named: true},
+	OpTryLock: {name: "trylock", logged: true, named: true},
+	OpUnlock:  {name: "unlock", logged: true, named: true},
+	OpStatus:  {name: "status", readOnly: true},
+	OpRead:    {name: "read", logged: true, readOnly: true},
 }
 
 func (o Op) info() (opInfo, bool) {
@@ -62,6 +68,13 @@ func (o Op) Logged() bool { in, _ := o.info(); return in.logged }
 
 // Blocking reports whether o may wait (be answered Queued).
 func (o Op) Blocking() bool { in, _ := o.info(); return in.blocking }
+
+// Named reports whether o acts on one lock, named in the command.
+func (o Op) Named() bool { in, _ := o.info(); return in.named }
+
+// ReadOnly reports whether o changes nothing: it bypasses the at-most-once
+// table, and a client numbers its read-only requests apart from the rest.
+func (o Op) ReadOnly() bool { in, _ := o.info(); return in.readOnly }
 
 // Ops lists every op, in wire order.
 func Ops() []Op {
@@ -97,6 +110,11 @@ func ValidName(name string) bool { return len(name) >= 1 && len(name) <= NameByt
 // numbers its requests FirstSeq, FirstSeq+1, ... (see StateMachine for why
 // an unknown client must start here).
 const FirstSeq uint64 = 1
+
+// ReadSeqBase is the number of a client's first read (OpRead). Reads are
+// numbered apart from the requests that change state, in a range of their
+// own, so that an answer to one can never be taken for the other's.
+const ReadSeqBase uint64 = 1 << 63
 
 // Command is one client request as it travels in the Paxos log.
 type Command struct {
@@ -142,8 +160,10 @@ func DecodeCommand(b []byte) (Command, error) {
 	case err != nil:
 	case !c.Op.Logged():
 		err = fmt.Errorf("op %v is not logged", c.Op)
-	case !ValidName(c.Name):
+	case c.Op.Named() && !ValidName(c.Name):
 		err = fmt.Errorf("name length %d", len(c.Name))
+	case !c.Op.Named() && c.Name != "":
+		err = fmt.Errorf("op %v takes no name", c.Op)
 	}
 	if err != nil {
 		return Command{}, fmt.Errorf("%w: %v", ErrBadCommand, err)

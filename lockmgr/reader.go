@@ -36,6 +36,12 @@ func (r *reader) uvarint() uint64 {
 	return v
 }
 
+// varint reads one zig-zag varint, minimal like uvarint.
+func (r *reader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
 func (r *reader) byte() byte {
 	if len(r.b) == 0 {
 		r.fail("byte")

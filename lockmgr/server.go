@@ -204,12 +204,18 @@ func (s *Server) receive(from Addr, pkt []byte) {
 // if it was applied already (a waiting Lock included), else put it into
 // the log (once per ReproposeTicks, however often the client repeats it).
 func (s *Server) request(from Addr, q *Request) {
-	if q.Op == OpStatus {
+	if !q.Op.Logged() {
+		// OpStatus: this replica's own table, now, with how far it has
+		// applied and how fresh its leader is.
+		age := s.rep.SinceLeader()
+		if age < 0 {
+			age = -1 << 31
+		}
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Report, Leader: s.rep.Leader(),
-			Locks: s.sm.Status(), Counters: s.countersSlice()})
+			Locks: s.sm.Status(), Counters: s.countersSlice(), Slot: s.nextApply, SinceLeader: int64(age)})
 		return
 	}
-	if !ValidName(q.Name) {
+	if bad := q.Op.Named() && !ValidName(q.Name) || !q.Op.Named() && q.Name != ""; bad {
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Invalid, Leader: s.rep.Leader()})
 		return
 	}
@@ -222,7 +228,7 @@ func (s *Server) request(from Addr, q *Request) {
 		ref.proposedAt = -1 << 62
 	}
 	ref.addr, ref.seq, ref.seenAt = from, q.Seq, s.now
-	if res, ok := s.sm.Lookup(q.Client, q.Seq); ok {
+	if res, ok := s.sm.Lookup(q.Client, q.Seq); ok && !q.Op.ReadOnly() {
 		// Applied already: answer from the at-most-once table. A Lock
 		// still Queued is in the replicated state too; this replica now
 		// knows where the client is and answers it when the grant is
@@ -261,6 +267,10 @@ func (s *Server) apply(e paxos.Entry) {
 		if s.obs != nil {
 			s.obs.Applied(e.Slot, c, res, grants)
 		}
+		if c.Op.ReadOnly() {
+			s.replyRead(c, e.Slot)
+			continue
+		}
 		s.replyResult(c.Client, c.Seq, res)
 		for _, g := range grants {
 			s.replyResult(g.Client, g.Seq, Result{Status: Granted, Token: g.Token})
@@ -277,6 +287,17 @@ func (s *Server) replyResult(c ClientID, seq uint64, res Result) {
 	}
 	s.reply(ref.addr, &Reply{Client: c, Seq: seq, Status: res.Status, Token: res.Token,
 		Holder: res.Holder, Leader: s.rep.Leader()})
+}
+
+// replyRead answers a read with the table at this point of the log, if
+// the reader asked this replica (any replica it asked answers).
+func (s *Server) replyRead(c Command, slot uint64) {
+	ref := s.clients[c.Client]
+	if ref == nil || ref.seq != c.Seq {
+		return
+	}
+	s.reply(ref.addr, &Reply{Client: c.Client, Seq: c.Seq, Status: Report, Leader: s.rep.Leader(),
+		Locks: s.sm.Status(), Slot: slot})
 }
 
 func (s *Server) reply(to Addr, p *Reply) {

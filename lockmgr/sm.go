@@ -100,6 +100,11 @@ func (s *StateMachine) Applied() uint64 { return s.applied }
 func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 	assert(slot >= s.applied, "slots are applied in order")
 	s.applied = slot
+	if c.Op.Logged() && c.Op.ReadOnly() {
+		// A read changes nothing and is recorded nowhere: the server
+		// answers it with the table as it stands at this point of the log.
+		return Result{Status: Report}, nil
+	}
 	sess := s.sessions[c.Client]
 	switch {
 	case sess == nil && c.Seq != FirstSeq:

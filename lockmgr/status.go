@@ -29,6 +29,15 @@ const (
 	// made now; an earlier copy may have taken effect, so a client that gets
 	// Stale for its current request must treat the outcome as unknown.
 	Stale Status = 7
+
+	// Redirect (wire only): this replica could not take the request (it
+	// knows no leader, or its queue is full); Reply.Leader is its best
+	// guess.
+	Redirect Status = 32
+	// Report: the answer to OpStatus and OpRead; Reply.Locks holds the
+	// table. The state machine answers OpRead with it (and records it
+	// nowhere).
+	Report Status = 33
 )
 
 var statusNames = [...]string{
@@ -39,6 +48,8 @@ var statusNames = [...]string{
 	NotHeld:  "not-held",
 	Invalid:  "invalid",
 	Stale:    "stale",
+	Redirect: "redirect",
+	Report:   "report",
 }
 
 func (s Status) String() string {
@@ -48,6 +59,7 @@ func (s Status) String() string {
 	return fmt.Sprintf("status(%d)", uint8(s))
 }
 
+// valid reports whether s is a status the state machine records.
 func (s Status) valid() bool { return s >= Granted && s <= Stale }
 
 // Result is the answer to one command. Token is set for Granted, Holder for

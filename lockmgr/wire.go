@@ -16,15 +16,6 @@ const (
 	KindReply   byte = paxos.KindAppMin + 1 // replica -> client
 )
 
-// Wire-only statuses, never produced by the state machine.
-const (
-	// Redirect: this replica could not take the request (it knows no
-	// leader, or its queue is full); Reply.Leader is its best guess.
-	Redirect Status = 32
-	// Report: the answer to OpStatus; Reply.Locks holds the table.
-	Report Status = 33
-)
-
 // Request is one client request as sent on the wire: a command in its one
 // encoding (see Command.Encode), of any op, OpStatus included.
 type Request struct {
@@ -43,6 +34,13 @@ type Reply struct {
 	Locks     []LockStatus
 	Truncated uint64
 	Counters  []uint64 // Report only: the replica's drop counters (see Server)
+	// Slot: for OpRead, the slot the read was applied in (the table is the
+	// state at that point of the log); for OpStatus, the replica's applied
+	// prefix (every slot below it, nothing above).
+	Slot uint64
+	// SinceLeader (OpStatus): how many of the replica's ticks ago it last
+	// heard from its leader; 0 if it leads, negative if it knows none.
+	SinceLeader int64
 }
 
 // ErrBadPacket wraps every client-protocol decoding failure.
@@ -78,6 +76,8 @@ func AppendReply(dst []byte, p *Reply) []byte {
 	dst = binary.AppendUvarint(dst, p.Token)
 	dst = binary.AppendUvarint(dst, uint64(p.Holder))
 	dst = binary.AppendUvarint(dst, uint64(p.Leader))
+	dst = binary.AppendUvarint(dst, p.Slot)
+	dst = binary.AppendVarint(dst, p.SinceLeader)
 	dst = binary.AppendUvarint(dst, uint64(len(p.Counters)))
 	for _, c := range p.Counters {
 		dst = binary.AppendUvarint(dst, c)
@@ -116,6 +116,8 @@ func DecodeReply(body []byte) (Reply, error) {
 		d.fail("leader id")
 	}
 	p.Leader = paxos.ID(leader)
+	p.Slot = d.uvarint()
+	p.SinceLeader = d.varint()
 	if n := d.count(1); n > 0 {
 		p.Counters = make([]uint64, n)
 		for i := range p.Counters {

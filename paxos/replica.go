@@ -454,6 +454,18 @@ func (r *Replica) Role() Role { return r.role }
 // Leader is the replica this one believes leads (itself included), or 0.
 func (r *Replica) Leader() ID { return r.leader }
 
+// SinceLeader is how many ticks ago this replica last heard from its
+// leader: 0 for a leader, -1 if it knows none.
+func (r *Replica) SinceLeader() int {
+	switch {
+	case r.role == Leader:
+		return 0
+	case r.leader == 0:
+		return -1
+	}
+	return r.electionElapsed
+}
+
 // Promised is the highest ballot this replica promised.
 func (r *Replica) Promised() Ballot { return r.promised }
 

@@ -16,7 +16,8 @@ const (
 	workloadWaitNs = 30_000_000_000 // how long workload waits by default
 )
 
-// cmdOp starts a lock, trylock or unlock of lock k at client c; the client
+// cmdOp starts a lock, trylock or unlock of lock k at client c (or a read
+// of the whole table through the log, which names no lock); the client
 // sends it at its next tick, after the operations already queued there.
 // By default the command runs until the operation completes (at most
 // timeout=, 10s); wait=false returns at once, and the completion is printed
@@ -30,7 +31,10 @@ const (
 //	t=3.412ms c1 lock("7") -> granted #1
 func (s *script) cmdOp(a *args, op lockmgr.Op) error {
 	i := a.client("c")
-	name := a.lockName("k")
+	name := ""
+	if op.Named() {
+		name = a.lockName("k")
+	}
 	wait := a.boolean("wait", true)
 	limit := a.dur("timeout", opWaitNs)
 	if err := a.done(); err != nil {

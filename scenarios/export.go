@@ -325,14 +325,19 @@ func (p *replayParser) client(line string) error {
 func parseOp(s string) (OpSpec, string, error) {
 	name, rest, ok := strings.Cut(s, "(")
 	var op OpSpec
-	for _, o := range []lockmgr.Op{lockmgr.OpLock, lockmgr.OpTryLock, lockmgr.OpUnlock} {
-		if o.String() == name {
-			op.Op = o
+	o, err := lockmgr.ParseOp(name)
+	if !ok || err != nil {
+		var forms []string
+		for _, o := range lockmgr.Ops() {
+			arg := `""`
+			if o.Named() {
+				arg = `"name"`
+			}
+			forms = append(forms, o.String()+"("+arg+")")
 		}
+		return op, "", fmt.Errorf("%q: want one of %s", firstField(s), strings.Join(forms, ", "))
 	}
-	if !ok || op.Op == 0 {
-		return op, "", fmt.Errorf("%q: want lock(\"name\"), trylock(\"name\") or unlock(\"name\")", firstField(s))
-	}
+	op.Op = o
 	q, err := strconv.QuotedPrefix(rest)
 	if err != nil {
 		return op, "", fmt.Errorf("%s(: want a quoted lock name", name)

@@ -171,6 +171,14 @@ func drawScripts(rng *rand.Rand, clients, ops, locks int) []ClientScript {
 		default:
 			ep = []OpSpec{{lockmgr.OpLock, k}, {lockmgr.OpTryLock, k}, {lockmgr.OpUnlock, k}}
 		}
+		// Now and then the client reads the whole table: through the log
+		// (linearizable) or from one replica (a status).
+		switch rng.IntN(16) {
+		case 0:
+			ep = append(ep, OpSpec{lockmgr.OpRead, ""})
+		case 1:
+			ep = append(ep, OpSpec{lockmgr.OpStatus, ""})
+		}
 		c.Ops = append(c.Ops, ep...)
 		total += len(ep)
 	}

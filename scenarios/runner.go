@@ -197,6 +197,7 @@ func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmg
 func (r *runner) Invoked(client int, nowNs int64, op lockmgr.Op, name string) int {
 	h := r.hist.Call(client, nowNs, op, name)
 	r.live.Invoked(nowNs, h)
+	r.checks.Invoked(h, op)
 	return h
 }
 
@@ -204,7 +205,11 @@ func (r *runner) Queued(client, h int, nowNs int64) { r.live.Queued(nowNs, h) }
 
 func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
 	r.hist.Return(h, nowNs, c.Result)
+	if c.Result.Status == lockmgr.Report {
+		r.hist.ReturnTable(h, c.Locks)
+	}
 	r.live.Returned(nowNs, h)
+	r.checks.Answered(h, lockmgr.ClientID(client+1), c)
 	r.done = append(r.done, h)
 }
 

@@ -176,7 +176,7 @@ func (s *Scenario) Validate() error {
 	}
 	for i, c := range s.Clients {
 		for j, op := range c.Ops {
-			if op.Op < lockmgr.OpLock || op.Op > lockmgr.OpUnlock || !lockmgr.ValidName(op.Name) {
+			if !op.Op.Known() || op.Op.Named() != lockmgr.ValidName(op.Name) || !op.Op.Named() && op.Name != "" {
 				return fmt.Errorf("scenario: client %d op %d: bad operation %v %q", i+1, j+1, op.Op, op.Name)
 			}
 		}

@@ -55,7 +55,7 @@ func newScript() *script { return &script{} }
 // commands lists every command, for the dispatch and for suggestions.
 var commands = []string{
 	"cluster", "net",
-	"lock", "trylock", "unlock", "workload",
+	"lock", "trylock", "unlock", "read", "workload",
 	"crash", "restart", "pause", "resume", "drift",
 	"partition", "cut", "isolate", "heal",
 	"drop", "clog", "deliver",
@@ -114,7 +114,7 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdCluster(a, d.Pos)
 	case "net":
 		return s.cmdNet(a)
-	case lockmgr.OpLock.String(), lockmgr.OpTryLock.String(), lockmgr.OpUnlock.String():
+	case lockmgr.OpLock.String(), lockmgr.OpTryLock.String(), lockmgr.OpUnlock.String(), lockmgr.OpRead.String():
 		op, _ := lockmgr.ParseOp(d.Cmd)
 		return s.cmdOp(a, op)
 	case "workload":
@@ -252,6 +252,9 @@ func (o *scriptOp) String() string { return fmt.Sprintf("c%d %v(%q)", o.client+1
 func (r opResult) String() string {
 	if r.stale {
 		return "stale (outcome unknown)"
+	}
+	if r.out.Status == lockmgr.Report {
+		return r.out.Table
 	}
 	return lockmgr.Result{Status: r.out.Status, Token: r.out.Token, Holder: r.out.Holder}.String()
 }

@@ -128,7 +128,7 @@ func (r *repl) command(line string) bool {
 	}
 	cmd, args := strings.ToLower(f[0]), f[1:]
 	op, err := lockmgr.ParseOp(cmd)
-	isOp := err == nil && op.Logged()
+	isOp := err == nil && op.Named()
 	switch {
 	case isOp && len(args) == 1 && !lockmgr.ValidName(args[0]):
 		r.fail("%v %s: invalid lock name (want 1 to %d bytes)", op, args[0], lockmgr.NameBytesMax)

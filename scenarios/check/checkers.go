@@ -13,12 +13,14 @@ type Checkers struct {
 	Durability *Durability
 	Oracle     *Oracle
 	Hashes     *StateHash
+	readPrefix map[int]uint64 // open reads: history index -> chosen prefix at the call
 }
 
 // New returns the checkers of a group of n replicas whose at-most-once
 // table keeps maxClients idle clients (0: the service's default).
 func New(n, maxClients int) *Checkers {
-	c := &Checkers{Consensus: NewConsensus(n), Oracle: NewOracle(n, maxClients), Hashes: NewStateHash()}
+	c := &Checkers{Consensus: NewConsensus(n), Oracle: NewOracle(n, maxClients), Hashes: NewStateHash(),
+		readPrefix: map[int]uint64{}}
 	c.Durability = NewDurability(n, c.Consensus.Chosen)
 	return c
 }
@@ -65,6 +67,26 @@ func (c *Checkers) Sent(id paxos.ID, m *paxos.Message) { c.Durability.Sent(id, m
 func (c *Checkers) Committed(id paxos.ID, e paxos.Entry) {
 	c.Consensus.Committed(id, e)
 	c.Oracle.Committed(id, e)
+}
+
+// Invoked: a client started operation h. A read notes what was chosen
+// before it began.
+func (c *Checkers) Invoked(h int, op lockmgr.Op) {
+	if op == opRead {
+		c.readPrefix[h] = c.Consensus.ChosenPrefix()
+	}
+}
+
+// Answered: client's operation h got its final answer. Reads and
+// statuses are judged against the oracle's tables (reads.go).
+func (c *Checkers) Answered(h int, client lockmgr.ClientID, a lockmgr.Completion) {
+	switch {
+	case a.Op == opRead && a.Result.Status == lockmgr.Report:
+		c.Oracle.ReadAnswered(client, a.Seq, a.Slot, c.readPrefix[h], a.Locks)
+	case a.Op == lockmgr.OpStatus && a.Result.Status == lockmgr.Report:
+		c.Oracle.StatusAnswered(client, a.Slot, a.Locks)
+	}
+	delete(c.readPrefix, h)
 }
 
 // Applied: one command was applied.

@@ -15,14 +15,17 @@ import (
 //
 //	op byte | client uvarint | seq uvarint | name length byte | name
 //
-// Ops 1 (lock), 2 (trylock), 3 (unlock); names of 1..128 bytes;
-// minimal varints; nothing after the name. Anything else is not a
-// command, and every replica skips it.
+// Ops 1 (lock), 2 (trylock), 3 (unlock) with names of 1..128 bytes, and
+// 5 (read) with none; minimal varints; nothing after the name. Anything
+// else is not a command, and every replica skips it.
+
+// opRead is the read op's number in the wire format.
+const opRead = lockmgr.Op(5)
 
 // decodeCmd returns the command b holds, or false.
 func decodeCmd(b []byte) (lockmgr.Command, bool) {
 	var c lockmgr.Command
-	if len(b) < 1 || b[0] < 1 || b[0] > 3 {
+	if len(b) < 1 || (b[0] < 1 || b[0] > 3) && b[0] != byte(opRead) {
 		return c, false
 	}
 	c.Op = lockmgr.Op(b[0])
@@ -36,7 +39,8 @@ func decodeCmd(b []byte) (lockmgr.Command, bool) {
 		return c, false
 	}
 	n := int(b[0])
-	if n < 1 || n > 128 || len(b) != 1+n {
+	named := c.Op != opRead
+	if named && (n < 1 || n > 128) || !named && n != 0 || len(b) != 1+n {
 		return c, false
 	}
 	c.Name = string(b[1:])
@@ -81,6 +85,8 @@ func opName(o lockmgr.Op) string {
 		return "trylock"
 	case lockmgr.OpUnlock:
 		return "unlock"
+	case opRead:
+		return "read"
 	}
 	return fmt.Sprintf("op%d", o)
 }

@@ -32,6 +32,7 @@ type Consensus struct {
 	pending [][]paxos.Record // per replica (id-1): appended, not yet synced
 	next    []uint64         // per replica: the slot it must apply next
 	booted  []bool
+	prefix  uint64 // every slot below it is chosen
 	err     *Failure
 }
 
@@ -142,6 +143,9 @@ func (c *Consensus) chose(n uint64, s *slotVotes, k int) {
 	v := &s.votes[k]
 	if s.chosen < 0 {
 		s.chosen = k
+		for c.prefix < uint64(len(c.slots)) && c.slots[c.prefix].chosen >= 0 {
+			c.prefix++
+		}
 		// Every vote above the chosen ballot must carry the chosen value.
 		for i := range s.votes {
 			if o := &s.votes[i]; ballotLess(v.ballot, o.ballot) && o.value != v.value {
@@ -164,6 +168,9 @@ func (c *Consensus) Chosen(n uint64) (value uint64, ok bool) {
 	}
 	return c.slots[n].votes[c.slots[n].chosen].value, true
 }
+
+// ChosenPrefix is how many slots, from slot 0 on, are chosen without a gap.
+func (c *Consensus) ChosenPrefix() uint64 { return c.prefix }
 
 // Restored: replica id's state machine was reset to the snapshot below
 // slot; it applies from slot on. Every slot below it must be chosen.

@@ -37,6 +37,13 @@ func (h *History) Return(i int, nowNs int64, r lockmgr.Result) {
 	h.ops[i].Return = nowNs
 }
 
+// ReturnTable records the table a read or status answered with.
+func (h *History) ReturnTable(i int, rows []lockmgr.LockStatus) {
+	out := h.ops[i].Output.(Output)
+	out.Table = RenderTable(rows)
+	h.ops[i].Output = out
+}
+
 // Op returns operation i as recorded so far (Return < 0 while open).
 func (h *History) Op(i int) porcupine.Operation { return h.ops[i] }
 
@@ -60,7 +67,12 @@ func (h *History) Completed() int {
 // ForCheck closes the history: an operation still waiting has an unknown
 // outcome, and returns after everything else.
 func (h *History) ForCheck(endNs int64) []porcupine.Operation {
-	ops := slices.Clone(h.ops)
+	// Reads and statuses are judged by the oracle (reads.go), not here:
+	// the model is of one lock, and they read them all.
+	ops := slices.DeleteFunc(slices.Clone(h.ops), func(op porcupine.Operation) bool {
+		o := op.Input.(Input).Op
+		return o == opRead || o == lockmgr.OpStatus
+	})
 	for i := range ops {
 		if ops[i].Return < 0 {
 			ops[i].Output = Output{Unknown: true}

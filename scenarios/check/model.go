@@ -23,6 +23,7 @@ type Output struct {
 	Token   uint64
 	Holder  lockmgr.ClientID
 	Unknown bool
+	Table   string // a read's or status's table, rendered (see RenderTable)
 }
 
 // modelState is one lock's state. When Exact is false the holder's token is

@@ -36,6 +36,12 @@ type Oracle struct {
 	leader     paxos.ID          // the replica the reference follows through slot next-1
 	pending    []lockmgr.Command // the decodable commands of slot next-1
 	err        *Failure
+	// For the status checks (reads.go): the table after every slot below
+	// a prefix, and at each read in the log.
+	prefixes map[uint64]string
+	reads    map[readKey][]readAt
+	names    []string // scratch for table
+	buf      []byte   // scratch for table
 }
 
 type refLock struct {
@@ -79,7 +85,8 @@ func NewOracle(n, maxClients int) *Oracle {
 		maxClients = lockmgr.DefaultMaxClients
 	}
 	return &Oracle{maxClients: maxClients, locks: map[string]*refLock{},
-		sessions: map[lockmgr.ClientID]*refSession{}, cursor: make([]applyCursor, n)}
+		sessions: map[lockmgr.ClientID]*refSession{}, cursor: make([]applyCursor, n),
+		prefixes: map[uint64]string{}, reads: map[readKey][]readAt{}}
 }
 
 // Err is the first failure found, or nil.
@@ -104,6 +111,7 @@ func (o *Oracle) Committed(id paxos.ID, e paxos.Entry) {
 		o.fail("replica %d applied slot %d before any replica applied slot %d", id, e.Slot, o.next)
 		return
 	}
+	o.prefixes[e.Slot] = o.table() // every slot below e.Slot is applied
 	o.pending = o.pending[:0]
 	for _, raw := range e.Cmds {
 		if c, ok := decodeCmd(raw); ok {
@@ -231,6 +239,14 @@ func (o *Oracle) failKind(kind, format string, args ...any) {
 // apply is the reference service: one command applied in slot.
 func (o *Oracle) apply(slot uint64, c lockmgr.Command) refOutcome {
 	out := refOutcome{cmd: c}
+	if c.Op == opRead {
+		// A read changes nothing and is recorded nowhere; its answer is
+		// the table as it stands here.
+		out.result = lockmgr.Result{Status: lockmgr.Report}
+		k := readKey{c.Client, c.Seq}
+		o.reads[k] = append(o.reads[k], readAt{slot: slot, table: o.table()})
+		return out
+	}
 	s := o.sessions[c.Client]
 	switch {
 	case s == nil && c.Seq != lockmgr.FirstSeq, s != nil && c.Seq < s.seq:
