@@ -30,7 +30,9 @@ func fileSimConfig() sim.Config {
 // (a client's pause between queued operations, 0), the
 // network's drop=, dup=, corrupt=, latency=(min, max), tail=(p, max),
 // reorder=(p, max extra), inflight=, the disk's torn= (the chance a crash
-// leaves a torn write) and drift=(factor per replica).
+// leaves a torn write), drift=(factor per replica), and the replicas'
+// snapshot= (compact every this many slots, default 64) and batch= (the
+// most commands in one slot).
 //
 // Example:
 //
@@ -56,6 +58,8 @@ func (s *script) cmdCluster(a *args, pos string) error {
 	}
 	clientTick := a.dur("client-tick", 0)
 	think := a.dur("think", 0)
+	snapshot := a.num("snapshot", 0, 1, 1<<20)
+	batch := a.num("batch", 0, 1, 4096)
 	cfg := fileSimConfig()
 	a.netKnobs(&cfg.Net)
 	cfg.DiskTornProb = a.prob("torn", cfg.DiskTornProb)
@@ -72,6 +76,7 @@ func (s *script) cmdCluster(a *args, pos string) error {
 		return err
 	}
 	scn := Scenario{Seed: seed, Replicas: n, Sim: cfg, Drift: drift, TickNs: tick, ClientTickNs: clientTick, ThinkNs: think,
+		SnapshotSlots: uint64(snapshot), BatchCmdsMax: batch,
 		Clients: make([]ClientScript, clients), LivenessNs: 1}
 	c, err := NewCluster(scn)
 	if err != nil {

@@ -41,6 +41,28 @@ func (s *script) cmdDrop(a *args) error {
 	return err
 }
 
+// cmdDup sends a copy of every packet in flight on the link from -> to,
+// as the network's own duplication would (each copy gets its own latency
+// and arrives flagged dup); the originals travel on.
+//
+// Example:
+//
+//	dup from=1 to=2
+//	----
+func (s *script) cmdDup(a *args) error {
+	from, to := a.endpoint("from"), a.endpoint("to")
+	if err := a.done(); err != nil {
+		return err
+	}
+	w := s.c.World()
+	var n int
+	err := s.apply(a.cmd, func() { n = w.DuplicateInFlight(from, to) })
+	if err == nil && n == 0 {
+		s.nothingInFlight(from, to)
+	}
+	return err
+}
+
 // cmdDeliver makes the packets in flight on the link from -> to arrive
 // now, in the order they would have arrived, even through a clog (which
 // stays for later packets).

@@ -52,9 +52,20 @@ func ExportScenario(scn *Scenario, res *Result) string {
 	}
 	b.WriteString("# Run it on its own with: go run ./cmd/paxsim -scenario FILE\n")
 	b.WriteString("# Edit the schedule and add -rewrite to see what the run does then.\n")
-	fmt.Fprintf(&b, "replay seed=%d replicas=%d tick=%s client-tick=%s think=%s safety=%s liveness=%s\n",
+	fmt.Fprintf(&b, "replay seed=%d replicas=%d tick=%s client-tick=%s think=%s safety=%s liveness=%s",
 		scn.Seed, scn.Replicas, fmtDur(scn.TickNs), fmtDur(scn.ClientTickNs), fmtDur(scn.ThinkNs),
 		fmtDur(scn.SafetyNs), fmtDur(scn.LivenessNs))
+	// Knobs most scenarios leave at their defaults are written only when set.
+	if scn.SnapshotSlots > 0 {
+		fmt.Fprintf(&b, " snapshot=%d", scn.SnapshotSlots)
+	}
+	if scn.BatchCmdsMax > 0 {
+		fmt.Fprintf(&b, " batch=%d", scn.BatchCmdsMax)
+	}
+	if scn.WaitBoundNs > 0 {
+		fmt.Fprintf(&b, " wait-bound=%s", fmtDur(scn.WaitBoundNs))
+	}
+	b.WriteString("\n")
 	if scn.GroupCommit {
 		b.WriteString("group-commit\n")
 	}
@@ -191,6 +202,9 @@ func parseReplay(a *args, input string) (*Scenario, error) {
 	scn.ThinkNs = a.dur("think", 0)
 	scn.SafetyNs = a.reqDur("safety")
 	scn.LivenessNs = a.reqDur("liveness")
+	scn.SnapshotSlots = uint64(a.num("snapshot", 0, 1, 1<<20))
+	scn.BatchCmdsMax = a.num("batch", 0, 1, 4096)
+	scn.WaitBoundNs = a.dur("wait-bound", 0)
 	if err := a.done(); err != nil {
 		return nil, err
 	}

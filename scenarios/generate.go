@@ -32,7 +32,7 @@ type Ranges struct {
 func DefaultRanges() Ranges {
 	return Ranges{
 		Replicas:   []int{1, 3, 3, 5, 5, 5, 7},
-		ClientsMin: 1, ClientsMax: 8,
+		ClientsMin: 1, ClientsMax: 32,
 		OpsMin: 50, OpsMax: 300,
 		LocksMin: 1, LocksMax: 6,
 		DropMax: 0.15, DupMax: 0.05, CorruptMax: 0.02,
@@ -102,7 +102,7 @@ func Generate(seed uint64, r Ranges) Scenario {
 			s.Drift[i] = 1 - r.DriftMax + 2*r.DriftMax*rng.Float64()
 		}
 	}
-	clients := between(rng, r.ClientsMin, r.ClientsMax)
+	clients := drawClients(rng, r)
 	ops := between(rng, r.OpsMin, r.OpsMax)
 	locks := between(rng, r.LocksMin, r.LocksMax)
 	s.Clients = drawScripts(rng, clients, ops, locks)
@@ -111,7 +111,28 @@ func Generate(seed uint64, r Ranges) Scenario {
 	// Drawn from a stream of its own, so that adding this knob did not
 	// change any other seed's draws.
 	s.GroupCommit = rand.New(rand.NewPCG(seed, 0x6c0)).IntN(3) == 0
+	// The corners where bugs hide, each from a stream of its own: a small
+	// snapshot interval (compaction and snapshot transfer all the time),
+	// and one command per slot (as many slots open as requests in flight,
+	// so a leader change has many to recover).
+	corners := rand.New(rand.NewPCG(seed, 0xc0e2))
+	if corners.IntN(3) == 0 {
+		s.SnapshotSlots = uint64(4 + corners.IntN(13))
+	}
+	if corners.IntN(4) == 0 {
+		s.BatchCmdsMax = 1
+	}
 	return s
+}
+
+// drawClients draws the number of clients: most seeds have a few (up to
+// 8), a quarter are crowds up to ClientsMax, so that many requests are in
+// flight at once.
+func drawClients(rng *rand.Rand, r Ranges) int {
+	if hi := min(r.ClientsMax, 8); rng.IntN(4) != 0 && hi >= r.ClientsMin {
+		return between(rng, r.ClientsMin, hi)
+	}
+	return between(rng, r.ClientsMin, r.ClientsMax)
 }
 
 // Standard is the benchmark's standard seed shape: 5 replicas, 5 clients,

@@ -18,7 +18,7 @@ import (
 // widen the search with -rapid.checks=N.
 func TestRapidSchedules(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		s := ScheduleGen(40).Draw(t, "schedule")
+		s := ScheduleGen(60).Draw(t, "schedule")
 		if _, err := RunSchedule(&s); err != nil {
 			t.Fatalf("%v\nschedule: %d steps, %d commands; as a scenario file:\n%s", err, len(s.Steps), s.Commands(), s.Render())
 		}
@@ -50,6 +50,9 @@ func ScheduleGen(maxSteps int) *rapid.Generator[Schedule] {
 		s := Schedule{
 			Replicas: rapid.SampledFrom([]int{3, 5, 1}).Draw(t, "replicas"),
 			Clients:  rapid.IntRange(1, 4).Draw(t, "clients"),
+			// Shrinks towards the default interval; small ones make
+			// replicas compact and ship snapshots within a few steps.
+			SnapshotSlots: rapid.SampledFrom([]int{0, 4, 8}).Draw(t, "snapshot"),
 		}
 		s.Steps = rapid.SliceOfN(stepGen(s.Replicas, s.Clients), 1, maxSteps).Draw(t, "steps")
 		return s
@@ -77,7 +80,13 @@ func stepGen(replicas, clients int) *rapid.Generator[Step] {
 			if st.Op != lockmgr.OpLock {
 				st.Name = rapid.SampledFrom([]string{"a", "b"}).Draw(t, "name")
 			}
-		case StepDeliver, StepDrop, StepDropNext:
+		case StepWorkload:
+			// Lock "a" only, like a blocking Lock step: a holder's next
+			// operation is its unlock, so nobody waits forever.
+			st.A = rapid.IntRange(1, clients).Draw(t, "client")
+			st.Ms = rapid.IntRange(1, 8).Draw(t, "pairs")
+			st.Name = "a"
+		case StepDeliver, StepDup, StepDrop, StepDropNext:
 			st.A, st.B = end("from"), end("to")
 		case StepCut:
 			st.A, st.B = node("from"), node("to")

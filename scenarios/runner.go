@@ -120,7 +120,7 @@ func newRunner(scn *Scenario, opt Options) *runner {
 		r.peers = append(r.peers, paxos.ID(i))
 	}
 	r.host = simhost.Config{Peers: r.peers, TickNs: scn.TickNs, ClientTickNs: scn.ClientTickNs,
-		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, SnapshotSlots: scn.SnapshotSlots,
+		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, SnapshotSlots: scn.SnapshotSlots, BatchCmdsMax: scn.BatchCmdsMax,
 		HashEvery: check.StateHashEvery}
 	return r
 }

@@ -47,8 +47,11 @@ type Scenario struct {
 	// SnapshotSlots: replicas compact every this many applied slots; 0
 	// means the simulator host's default (simhost.DefaultSnapshotSlots).
 	SnapshotSlots uint64
-	Faults        []Fault
-	SafetyNs      int64 // faults happen in [0, SafetyNs)
+	// BatchCmdsMax: commands a leader puts in one slot at most; 0 means
+	// the replica default. 1 keeps a slot open per request in flight.
+	BatchCmdsMax int
+	Faults       []Fault
+	SafetyNs     int64 // faults happen in [0, SafetyNs)
 	// LivenessNs bounds the liveness phase: after SafetyNs every fault is
 	// healed and every client must finish its script within this time.
 	LivenessNs int64

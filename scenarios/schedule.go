@@ -21,7 +21,11 @@ import (
 type Schedule struct {
 	Replicas int
 	Clients  int
-	Steps    []Step
+	// SnapshotSlots: replicas compact every this many slots (0: the
+	// default, 64). Small values bring compaction and snapshot transfer
+	// within reach of a short schedule.
+	SnapshotSlots int
+	Steps         []Step
 }
 
 // StepKind names a schedule step. The order matters for shrinking: rapid
@@ -31,7 +35,9 @@ type StepKind uint8
 const (
 	StepRun       StepKind = iota // let time pass: Ms milliseconds
 	StepOp                        // client A starts Op on lock Name
+	StepWorkload                  // client A queues Ms lock/unlock pairs of lock Name
 	StepDeliver                   // deliver what is in flight on A -> B now
+	StepDup                       // duplicate what is in flight on A -> B
 	StepDrop                      // drop what is in flight on A -> B
 	StepDropNext                  // drop the next packet sent on A -> B
 	StepClog                      // hold A -> B for Ms milliseconds
@@ -60,7 +66,11 @@ type Step struct {
 func (s *Schedule) Render() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# A fault schedule drawn by rapid (see scenarios/schedule.go).\n")
-	fmt.Fprintf(&b, "cluster replicas=%d clients=%d seed=1 latency=(200us, 200us)\n----\n\n", s.Replicas, s.Clients)
+	snap := ""
+	if s.SnapshotSlots > 0 {
+		snap = fmt.Sprintf(" snapshot=%d", s.SnapshotSlots)
+	}
+	fmt.Fprintf(&b, "cluster replicas=%d clients=%d seed=1 latency=(200us, 200us)%s\n----\n\n", s.Replicas, s.Clients, snap)
 	b.WriteString("# Boot: every process has started.\ntick\n----\n\n")
 	down, paused := map[int]bool{}, map[int]bool{}
 	for _, st := range s.Steps {
@@ -119,7 +129,9 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 		return fmt.Sprintf("run for=%dms", st.Ms)
 	case StepOp:
 		return fmt.Sprintf("%s c=%d k=%s wait=false", st.Op, st.A, st.Name)
-	case StepDeliver, StepDrop, StepDropNext, StepCut, StepClog:
+	case StepWorkload:
+		return fmt.Sprintf("workload c=%d k=%s pairs=%d wait=false", st.A, st.Name, max(1, st.Ms))
+	case StepDeliver, StepDup, StepDrop, StepDropNext, StepCut, StepClog:
 		from, to := s.endpoint(st.A), s.endpoint(st.B)
 		if from == to || (st.A > s.Replicas && st.B > s.Replicas) {
 			return "" // a loop, or client to client: no such link
@@ -127,6 +139,8 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 		switch st.Kind {
 		case StepDeliver:
 			return fmt.Sprintf("deliver from=%s to=%s", from, to)
+		case StepDup:
+			return fmt.Sprintf("dup from=%s to=%s", from, to)
 		case StepDrop:
 			return fmt.Sprintf("drop from=%s to=%s", from, to)
 		case StepDropNext:

@@ -58,7 +58,7 @@ var commands = []string{
 	"lock", "trylock", "unlock", "read", "workload",
 	"crash", "restart", "pause", "resume", "drift",
 	"partition", "cut", "isolate", "heal",
-	"drop", "clog", "deliver",
+	"drop", "dup", "clog", "deliver",
 	"tick", "run", "stabilize",
 	"status", "log", "leader", "check",
 	"replay",
@@ -135,6 +135,8 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdDrop(a)
 	case "clog":
 		return s.cmdClog(a)
+	case "dup":
+		return s.cmdDup(a)
 	case "deliver":
 		return s.cmdDeliver(a)
 	case "tick":

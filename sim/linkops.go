@@ -65,6 +65,26 @@ func (w *World) DeliverInFlight(from, to Addr) int {
 	return len(ks)
 }
 
+// DuplicateInFlight sends, now, a copy of every packet on its way on the
+// link from -> to (as the network's own duplication would have, flagged
+// FlagDup, with a fresh latency and its own bytes); the originals travel
+// on. Copies obey the link's limits like any packet. It returns how many
+// copies it sent.
+func (w *World) DuplicateInFlight(from, to Addr) int {
+	fi, ti, ok := w.linkIndex(from, to)
+	if !ok {
+		return 0
+	}
+	src := w.hosts[fi]
+	ks := w.inFlight(fi, ti)
+	for _, k := range ks {
+		data := append([]byte(nil), w.q.items[k.slot].data...)
+		w.stats.Duplicated++
+		w.transmit(src, ti, to, data, FlagDup)
+	}
+	return len(ks)
+}
+
 // DropNext drops the next n packets sent on the link from -> to, at send,
 // replacing any count set before; 0 cancels. Duplicates the network would
 // have made of them are never made. Heal cancels it too. A negative n is

@@ -256,3 +256,35 @@ func TestLinkOpsDeterministic(t *testing.T) {
 		t.Fatalf("trace hash %016x then %016x", a, b)
 	}
 }
+
+// TestDuplicateInFlight: each packet on its way on the link gets one copy,
+// flagged as a duplicate; the originals arrive too, and other links are
+// untouched.
+func TestDuplicateInFlight(t *testing.T) {
+	w, p2, p3, evs := linkWorld(t)
+	send(t, w, 1, 2, 1)
+	send(t, w, 1, 2, 2)
+	send(t, w, 1, 3, 3)
+	*evs = nil
+	if n := w.DuplicateInFlight(1, 2); n != 2 {
+		t.Fatalf("DuplicateInFlight = %d, want 2", n)
+	}
+	if got := w.InFlight(1, 2); got != 4 {
+		t.Fatalf("InFlight(1,2) = %d, want 4", got)
+	}
+	w.RunFor(20 * ms)
+	got := seqs(p2.recv)
+	slices.Sort(got)
+	if !slices.Equal(got, []uint64{1, 1, 2, 2}) || len(p3.recv) != 1 {
+		t.Fatalf("received %v at 2 and %v at 3, want each packet to 2 twice", got, seqs(p3.recv))
+	}
+	dups := 0
+	for _, ev := range *evs {
+		if ev.Kind == sim.KindDeliver && ev.Flags&sim.FlagDup != 0 {
+			dups++
+		}
+	}
+	if dups != 2 {
+		t.Errorf("%d deliveries flagged as duplicates, want 2", dups)
+	}
+}

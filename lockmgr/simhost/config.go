@@ -37,6 +37,9 @@ type Config struct {
 	GroupCommit   bool
 	ThinkNs       int64  // a client waits up to this long between operations
 	SnapshotSlots uint64 // compact every this many slots; 0: DefaultSnapshotSlots
+	// BatchCmdsMax: commands per slot at most; 0: the replica default.
+	// One command per slot keeps many slots open at once under load.
+	BatchCmdsMax int
 	// HashEvery: a replica reports its state hash whenever it has applied
 	// a multiple of this many slots (0: never).
 	HashEvery uint64
@@ -64,6 +67,9 @@ func (c *Config) Server(id paxos.ID, rng *rand.Rand) lockmgr.ServerConfig {
 	p.ResendTicks = ticks(resendNs, t)
 	p.BackoffMaxTicks = ticks(backoffMaxNs, t)
 	cfg.ReproposeTicks = int64(ticks(reproposeNs, t))
+	if c.BatchCmdsMax > 0 {
+		p.BatchCmdsMax = c.BatchCmdsMax
+	}
 	cfg.SnapshotSlots = DefaultSnapshotSlots
 	if c.SnapshotSlots > 0 {
 		cfg.SnapshotSlots = c.SnapshotSlots
