@@ -131,6 +131,27 @@ func (c *Cluster) Check() error {
 	return fmt.Errorf("%s: porcupine gave no verdict", FailCheckTimeout)
 }
 
+// Figures are what a run measured so far, for a scenario's assertions.
+type Figures struct {
+	MaxWaitNs int64  // the longest an operation waited (queued time aside), faults included
+	Elections int    // leaders established (once per ballot)
+	Messages  uint64 // replica messages sent
+	Completed int    // client operations answered
+	LogBytes  int    // the largest replica log on disk
+}
+
+// Figures measures the run so far.
+func (c *Cluster) Figures() Figures {
+	f := Figures{Elections: c.r.live.Elections(), Messages: c.r.msgs, Completed: c.r.hist.Completed()}
+	f.MaxWaitNs, _ = c.r.live.MaxWaitAnyNs(c.r.w.Now())
+	for _, id := range c.r.peers {
+		if d := c.r.w.Disk(sim.Addr(id)); d != nil {
+			f.LogBytes = max(f.LogBytes, d.Size(simhost.LogFile))
+		}
+	}
+	return f
+}
+
 // Replicas is the number of replicas, numbered 1..Replicas.
 func (c *Cluster) Replicas() int { return c.r.scn.Replicas }
 

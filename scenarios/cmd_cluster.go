@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"strconv"
 
 	"paxlock/sim"
@@ -83,6 +84,7 @@ func (s *script) cmdCluster(a *args, pos string) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	s.c, s.clusterAt = c, pos
+	s.rng = rand.New(rand.NewPCG(seed, 0xf11e))
 	s.clients = make([][]*scriptOp, clients)
 	s.done = make([]int, clients)
 	s.roles = make([]roleView, n)

@@ -96,8 +96,11 @@ func (s *script) cmdDrift(a *args) error {
 
 // cmdPartition cuts every link between different groups, both ways,
 // replacing the cuts made before (clogs stay). Members are replicas and
-// clients (c1); whoever is named in no group keeps all its links (clients
-// usually reach both sides). Write groups without spaces.
+// clients (c1). Every replica must be named, so that none is silently left
+// connected to every side; a client named in no group keeps all its links
+// (clients usually reach both sides). Write groups without spaces.
+// `partition rand` draws a random majority of the replicas, cut off from
+// the rest (from the file's own seed), with the clients reaching both.
 //
 // Example:
 //
@@ -107,7 +110,14 @@ func (s *script) cmdDrift(a *args) error {
 func (s *script) cmdPartition(a *args) error {
 	var groups [][]sim.Addr
 	var seen []sim.Addr
-	for _, g := range a.bare() {
+	bare := a.bare()
+	if len(bare) == 1 && bare[0] == "rand" {
+		if err := a.done(); err != nil {
+			return err
+		}
+		return s.apply(a.cmd, func() { s.c.World().Partition(s.randomMajority()...) })
+	}
+	for _, g := range bare {
 		members, err := parseGroup(a, g)
 		if err != nil {
 			return err
@@ -126,7 +136,23 @@ func (s *script) cmdPartition(a *args) error {
 	if len(groups) < 2 {
 		return fmt.Errorf("partition: want at least two groups, like partition {1,2} {3,4,5}")
 	}
+	for n := 1; n <= s.c.Replicas(); n++ {
+		if !slices.Contains(seen, sim.Addr(n)) {
+			return fmt.Errorf("partition: replica %d is in no group: name every replica (one left out would stay connected to every side)", n)
+		}
+	}
 	return s.apply(a.cmd, func() { s.c.World().Partition(groups...) })
+}
+
+// randomMajority splits the replicas into a random majority and the rest.
+func (s *script) randomMajority() [][]sim.Addr {
+	n := s.c.Replicas()
+	p := make([]sim.Addr, n)
+	for i := range p {
+		p[i] = sim.Addr(i + 1)
+	}
+	s.rng.Shuffle(n, func(i, j int) { p[i], p[j] = p[j], p[i] })
+	return [][]sim.Addr{p[:n/2+1], p[n/2+1:]}
 }
 
 // parseGroup reads {1,2,c1}.

@@ -59,8 +59,10 @@ const (
 // in a Lock's queue reminds the group every 400 ticks, and each reminder
 // is proposed again (it keeps the waiting session alive) and applied as a
 // no-change repeat. A blocked Lock or a client cut off from a quorum does
-// not keep the cluster from being quiet. If that does not happen within
-// max= (default 30s), it says so.
+// not keep the cluster from being quiet. Nor does it return while a
+// client still has work queued or outstanding, unless pending=true: if
+// that does not happen within max= (default 30s), it says so and names
+// what is pending.
 //
 // Example:
 //
@@ -71,6 +73,7 @@ const (
 func (s *script) cmdStabilize(a *args) error {
 	quiet := a.dur("quiet", quietDefaultNs)
 	limit := a.dur("max", stabilizeDefaultNs)
+	pendingOK := a.boolean("pending", false)
 	if err := a.done(); err != nil {
 		return err
 	}
@@ -81,12 +84,16 @@ func (s *script) cmdStabilize(a *args) error {
 		s.c.RunFor(min(s.c.TickNs(), end-w.Now()))
 		if next := s.signature(sig[:0:0]); !slices.Equal(next, sig) {
 			sig, last = next, w.Now()
-		} else if w.Now()-last >= quiet {
+		} else if w.Now()-last >= quiet && (pendingOK || s.c.Idle()) {
 			return nil
 		}
 	}
 	if s.c.Err() == nil {
-		s.line("t=%s not quiet after %s", fmtT(w.Now()), fmtDur(limit))
+		if w.Now()-last >= quiet {
+			s.line("t=%s quiet, but client work still pending after %s:%s", fmtT(w.Now()), fmtDur(limit), s.pending())
+		} else {
+			s.line("t=%s not quiet after %s", fmtT(w.Now()), fmtDur(limit))
+		}
 	}
 	return nil
 }

@@ -79,6 +79,7 @@ type runner struct {
 	hist    check.History
 	checks  *check.Checkers
 	live    *check.Liveness
+	msgs    uint64 // replica messages sent
 	bounds  check.Bounds
 	healed  bool
 	healNs  int64
@@ -177,6 +178,7 @@ func (r *runner) Rewrote(id paxos.ID, recs []paxos.Record)  { r.checks.Rewrote(i
 func (r *runner) Sent(id paxos.ID, m *paxos.Message) {
 	r.checks.Sent(id, m)
 	r.live.Sent(r.w.Now(), id, m)
+	r.msgs++
 }
 
 func (r *runner) Committed(id paxos.ID, e paxos.Entry) {

@@ -2,6 +2,7 @@ package scenarios
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"paxlock/scenarios/check"
 	"strings"
 
@@ -26,6 +27,7 @@ type script struct {
 	roles     []roleView
 	failShown bool
 	out       strings.Builder
+	rng       *rand.Rand // the file's own draws (rand:LO..HI), seeded by the cluster's seed
 }
 
 // scriptOp is one operation a file started at a client.
@@ -59,7 +61,7 @@ var commands = []string{
 	"crash", "restart", "pause", "resume", "drift",
 	"partition", "cut", "isolate", "heal",
 	"drop", "dup", "clog", "deliver",
-	"tick", "run", "stabilize",
+	"tick", "run", "stabilize", "idle", "assert", "repeat",
 	"status", "log", "leader", "check",
 	"replay",
 }
@@ -70,6 +72,11 @@ func (s *script) exec(d *command) (string, error) {
 	s.out.Reset()
 	if err := s.precheck(d); err != nil {
 		return "", err
+	}
+	if d.Cmd != "repeat" { // a repeat draws anew each round
+		if err := s.draw(d); err != nil {
+			return "", err
+		}
 	}
 	var err error
 	if s.c == nil {
@@ -99,7 +106,7 @@ func (s *script) precheck(d *command) error {
 		return fmt.Errorf("%s: unknown command (want one of %s)", d.Cmd, strings.Join(commands, ", "))
 	case s.c == nil && d.Cmd != "cluster" && d.Cmd != "replay":
 		return fmt.Errorf("%s: no cluster yet: start the file with `cluster replicas=N clients=M`", d.Cmd)
-	case d.Input != "" && d.Cmd != "replay":
+	case d.Input != "" && d.Cmd != "replay" && d.Cmd != "repeat":
 		return fmt.Errorf("%s: unexpected input lines below the command (a missing ----?): %q", d.Cmd, firstLine(d.Input))
 	}
 	return nil
@@ -137,6 +144,12 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdClog(a)
 	case "dup":
 		return s.cmdDup(a)
+	case "idle":
+		return s.cmdIdle(a)
+	case "assert":
+		return s.cmdAssert(a)
+	case "repeat":
+		return s.cmdRepeat(a, d.Input)
 	case "deliver":
 		return s.cmdDeliver(a)
 	case "tick":

@@ -12,6 +12,9 @@ import (
 // walFile is the durable log's name on the simulated disk.
 const walFile = "wal"
 
+// LogFile is the name of a simulated replica's log on its disk.
+const LogFile = walFile
+
 // storage keeps the durable log in one file of the simulated disk, in the
 // same record format the UDP host writes, and reports every write.
 type storage struct {

@@ -35,7 +35,15 @@ type Liveness struct {
 	maxWaitOp int
 	maxAny    int64 // over the whole run, faults included
 	maxAnyOp  int
+	// Every leader established, counted once per ballot (the last one
+	// seen; a leader's ballot does not come back).
+	lastLeader paxos.Ballot
+	elections  int
 }
+
+// Elections is how many leaders were established in the run (each ballot
+// at which a replica led with a majority's promises, once).
+func (l *Liveness) Elections() int { return l.elections }
 
 // NewLiveness follows a group of n replicas.
 func NewLiveness(n int) *Liveness {
@@ -50,22 +58,41 @@ func (l *Liveness) Healed(now int64) {
 
 // Sent: replica id sent m at now.
 func (l *Liveness) Sent(now int64, id paxos.ID, m *paxos.Message) {
-	switch m.Type {
-	case paxos.MsgPromise:
-		if !m.Reject && int(id) < len(l.promised) && ballotLess(l.promised[id], m.Ballot) {
+	// What a replica says it promised: a promise, an acceptance (which
+	// an acceptor sends only at or above its promise), or leading at a
+	// ballot of its own (its own promise is never sent as a message).
+	raise := func() {
+		if int(id) < len(l.promised) && ballotLess(l.promised[id], m.Ballot) {
 			l.promised[id] = m.Ballot
 		}
+	}
+	switch m.Type {
+	case paxos.MsgPromise, paxos.MsgAccepted:
+		if !m.Reject {
+			raise()
+		}
 	case paxos.MsgHeartbeat, paxos.MsgAccept:
-		if l.healNs < 0 || l.leaderNs >= 0 || m.Reject || m.Ballot.Node != id {
+		if !m.Reject && m.Ballot.Node == id {
+			raise()
+		}
+		waiting := l.healNs >= 0 && l.leaderNs < 0
+		if m.Reject || m.Ballot.Node != id || m.Ballot == l.lastLeader && !waiting {
 			return
 		}
 		votes := 0
 		for r := 1; r < len(l.promised); r++ {
-			if l.promised[r] == m.Ballot || paxos.ID(r) == id && !ballotLess(m.Ballot, l.promised[r]) {
+			if l.promised[r] == m.Ballot {
 				votes++
 			}
 		}
-		if 2*votes > l.n {
+		if 2*votes <= l.n {
+			return
+		}
+		if m.Ballot != l.lastLeader {
+			l.lastLeader = m.Ballot
+			l.elections++
+		}
+		if waiting {
 			l.leaderNs, l.leaderB = now, m.Ballot
 		}
 	}
