@@ -117,6 +117,8 @@ func exportFault(f Fault) string {
 		return fmt.Sprintf("%v %s from=%s to=%s until=%s", f.Kind, at, addrName(f.Node), addrName(f.To), fmtDur(f.UntilNs))
 	case FaultDrift:
 		return fmt.Sprintf("%v %s n=%s factor=%s", f.Kind, at, addrName(f.Node), fmtFloat(f.Factor))
+	case FaultCrashLeader, FaultIsolateLeader:
+		return fmt.Sprintf("%v %s until=%s", f.Kind, at, fmtDur(f.UntilNs))
 	case FaultPartition:
 		gs := make([]string, len(f.Groups))
 		for i, g := range f.Groups {
@@ -260,13 +262,13 @@ func (p *replayParser) line(line string) error {
 			p.scn.Drift = append(p.scn.Drift, a.parseFactor("factors", strings.TrimSpace(v)))
 		}
 	default:
-		for k := FaultCrash; k <= FaultDrift; k++ {
+		for k := FaultCrash; k < faultKinds; k++ {
 			if k.String() == cmd {
 				return p.fault(a, k)
 			}
 		}
 		names := []string{"net", "disk", "group-commit", "clocks", "drift", "client"}
-		for k := FaultCrash; k <= FaultDrift; k++ {
+		for k := FaultCrash; k < faultKinds; k++ {
 			names = append(names, k.String())
 		}
 		hint := ""
@@ -295,6 +297,8 @@ func (p *replayParser) fault(a *args, k FaultKind) error {
 	case FaultDrift:
 		f.Node = a.endpoint("n")
 		f.Factor = a.factor("factor", 0)
+	case FaultCrashLeader, FaultIsolateLeader:
+		f.UntilNs = a.reqDur("until")
 	case FaultPartition:
 		for _, g := range a.bare() {
 			members, err := parseGroup(a, g)

@@ -122,7 +122,42 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if corners.IntN(4) == 0 {
 		s.BatchCmdsMax = 1
 	}
+	if s.Replicas > 1 && r.FaultsPerSecMax > 0 && corners.IntN(5) < 2 {
+		s.Faults = mergeFaults(s.Faults, drawNemesis(corners, r.SafetyNs))
+	}
 	return s
+}
+
+// drawNemesis lays out leader-targeted faults: every few hundred ms the
+// replica that leads then is crashed or isolated for a while. Leader
+// changes with slots still open are where phase 1's value selection,
+// hole filling and the at-most-once table are tested hardest.
+func drawNemesis(rng *rand.Rand, safetyNs int64) []Fault {
+	var fs []Fault
+	for t := int64(100_000_000 + rng.IntN(300_000_000)); t < safetyNs; t += int64(200_000_000 + rng.IntN(600_000_000)) {
+		until := min(t+int64(30_000_000+rng.IntN(400_000_000)), safetyNs)
+		k := FaultCrashLeader
+		if rng.IntN(2) == 0 {
+			k = FaultIsolateLeader
+		}
+		fs = append(fs, Fault{AtNs: t, Kind: k, UntilNs: until})
+	}
+	return fs
+}
+
+// mergeFaults merges two timelines, stably by time (a's first at a tie).
+func mergeFaults(a, b []Fault) []Fault {
+	out := append(slices.Clone(a), b...)
+	slices.SortStableFunc(out, func(x, y Fault) int {
+		switch {
+		case x.AtNs < y.AtNs:
+			return -1
+		case x.AtNs > y.AtNs:
+			return 1
+		}
+		return 0
+	})
+	return out
 }
 
 // drawClients draws the number of clients: most seeds have a few (up to

@@ -310,7 +310,42 @@ func (r *runner) applyFault(f Fault) {
 		w.Clog(f.Node, f.To, f.UntilNs)
 	case FaultDrift:
 		w.SetDrift(f.Node, f.Factor)
+	case FaultCrashLeader:
+		if n := r.leaderNow(); n != 0 && w.Up(n) {
+			w.Crash(n)
+			w.AtLabel(f.UntilNs, fmt.Sprintf("restart %d (crashed as leader)", n), func() {
+				if !r.healed && !w.Up(n) {
+					w.Restart(n)
+				}
+			})
+		}
+	case FaultIsolateLeader:
+		if n := r.leaderNow(); n != 0 {
+			w.Isolate(n)
+			w.AtLabel(f.UntilNs, "heal (leader isolated)", func() {
+				if !r.healed {
+					w.Heal()
+				}
+			})
+		}
 	}
+}
+
+// leaderNow picks the nemesis's target: of the running replicas that
+// think they lead, the one with the highest ballot (0 if none).
+func (r *runner) leaderNow() sim.Addr {
+	var best sim.Addr
+	var bb paxos.Ballot
+	for _, id := range r.peers {
+		srv := r.server(id)
+		if srv == nil || srv.Replica().Role() != paxos.Leader {
+			continue
+		}
+		if b := srv.Replica().Ballot(); best == 0 || bb.Less(b) {
+			best, bb = sim.Addr(id), b
+		}
+	}
+	return best
 }
 
 const chunkNs = 10_000_000

@@ -87,12 +87,17 @@ const (
 	FaultHeal                           // every cut removed
 	FaultClog                           // packets Node -> To wait until UntilNs
 	FaultDrift                          // Node's tick rate becomes Factor
+	// The leader nemesis: whichever replica leads at AtNs (the highest
+	// ballot among those that think they lead; nothing if none does).
+	FaultCrashLeader   // crashes it; it restarts at UntilNs
+	FaultIsolateLeader // isolates it; everything heals at UntilNs
+	faultKinds
 )
 
 var faultNames = [...]string{
 	FaultCrash: "crash", FaultRestart: "restart", FaultPause: "pause", FaultResume: "resume",
 	FaultPartition: "partition", FaultCut: "cut", FaultIsolate: "isolate", FaultHeal: "heal",
-	FaultClog: "clog", FaultDrift: "drift",
+	FaultClog: "clog", FaultDrift: "drift", FaultCrashLeader: "crash-leader", FaultIsolateLeader: "isolate-leader",
 }
 
 func (k FaultKind) String() string {
@@ -122,6 +127,8 @@ func (f Fault) String() string {
 		s += fmt.Sprintf(" %d->%d", f.Node, f.To)
 	case FaultClog:
 		s += fmt.Sprintf(" %d->%d until=%s", f.Node, f.To, fmtMs(f.UntilNs))
+	case FaultCrashLeader, FaultIsolateLeader:
+		s += fmt.Sprintf(" until=%s", fmtMs(f.UntilNs))
 	case FaultDrift:
 		s += fmt.Sprintf(" %d factor=%.3f", f.Node, f.Factor)
 	case FaultPartition:
@@ -185,7 +192,7 @@ func (s *Scenario) Validate() error {
 		}
 	}
 	for i, f := range s.Faults {
-		if f.Kind < FaultCrash || f.Kind > FaultDrift || f.AtNs < 0 {
+		if f.Kind < FaultCrash || f.Kind >= faultKinds || f.AtNs < 0 {
 			return fmt.Errorf("scenario: fault %d: bad kind %d or time %d", i, f.Kind, f.AtNs)
 		}
 	}
