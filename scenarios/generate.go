@@ -122,10 +122,46 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if corners.IntN(4) == 0 {
 		s.BatchCmdsMax = 1
 	}
-	if s.Replicas > 1 && r.FaultsPerSecMax > 0 && corners.IntN(5) < 2 {
+	switch x := corners.IntN(10); {
+	case s.Replicas >= 3 && r.FaultsPerSecMax > 0 && x < 2:
+		// A majority always connected: every request must then be
+		// answered within a bound, however the partitions fall.
+		s.Faults = drawMajorityPhases(corners, s.Replicas, r.SafetyNs)
+		s.Drift = nil
+		s.WaitBoundNs = MajorityWaitBoundNs
+	case s.Replicas > 1 && r.FaultsPerSecMax > 0 && x < 6:
 		s.Faults = mergeFaults(s.Faults, drawNemesis(corners, r.SafetyNs))
 	}
 	return s
+}
+
+// MajorityWaitBoundNs bounds every wait in a seed whose faults always leave
+// a majority connected (as TestConstantRepartitioning does, over longer
+// runs): 40 election timeouts.
+const MajorityWaitBoundNs = 2_000_000_000
+
+// drawMajorityPhases replaces the fault timeline by phases of 200..700 ms:
+// a random majority cut off from the rest, another, then all healed, and
+// so on. Clients reach every replica throughout.
+func drawMajorityPhases(rng *rand.Rand, replicas int, safetyNs int64) []Fault {
+	var fs []Fault
+	nodes := make([]sim.Addr, replicas)
+	for i := range nodes {
+		nodes[i] = sim.Addr(i + 1)
+	}
+	for t, k := int64(0), 0; t < safetyNs; k++ {
+		if k%3 == 2 {
+			fs = append(fs, Fault{AtNs: t, Kind: FaultHeal})
+		} else {
+			rng.Shuffle(replicas, func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+			maj, rest := slices.Clone(nodes[:replicas/2+1]), slices.Clone(nodes[replicas/2+1:])
+			slices.Sort(maj)
+			slices.Sort(rest)
+			fs = append(fs, Fault{AtNs: t, Kind: FaultPartition, Groups: [][]sim.Addr{maj, rest}})
+		}
+		t += int64(200_000_000 + rng.IntN(500_000_000))
+	}
+	return fs
 }
 
 // drawNemesis lays out leader-targeted faults: every few hundred ms the

@@ -86,17 +86,22 @@ func RenderTable(rows []lockmgr.LockStatus) string {
 func (o *Oracle) ReadAnswered(client lockmgr.ClientID, seq, slot, prefix uint64, rows []lockmgr.LockStatus) {
 	got := RenderTable(rows)
 	places := o.reads[readKey{client, seq}]
+	var there []string // the tables at the copies in that slot (a batch may hold two)
 	for _, at := range places {
 		if at.slot != slot {
 			continue
 		}
-		switch {
-		case at.table != got:
-			o.failKind(FailStatus, "read c%d#%d at slot %d answered %s; the table there is %s", client, seq, slot, got, at.table)
-		case slot < prefix:
-			o.failKind(FailStatus, "read c%d#%d answered from slot %d, but slots 0..%d were chosen before it began: a stale read",
-				client, seq, slot, prefix-1)
+		if at.table == got {
+			if slot < prefix {
+				o.failKind(FailStatus, "read c%d#%d answered from slot %d, but slots 0..%d were chosen before it began: a stale read",
+					client, seq, slot, prefix-1)
+			}
+			return
 		}
+		there = append(there, at.table)
+	}
+	if len(there) > 0 {
+		o.failKind(FailStatus, "read c%d#%d at slot %d answered %s; the table there is %s", client, seq, slot, got, strings.Join(there, " or "))
 		return
 	}
 	o.failKind(FailStatus, "read c%d#%d answered as of slot %d, where the log holds no such read (it is at %v)", client, seq, slot, places)
