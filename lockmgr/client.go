@@ -61,6 +61,7 @@ type request struct {
 	attempts int
 	elapsed  int
 	timeout  int
+	queued   bool // a replica answered Queued
 }
 
 // NewClient validates cfg and starts a session.
@@ -106,6 +107,12 @@ func (c *Client) Start(op Op, name string) (uint64, error) {
 	c.send()
 	return q.Seq, nil
 }
+
+// Queued reports whether a replica has answered the outstanding operation
+// Queued: it is a Lock waiting behind another holder. A host reads it to
+// say why an operation it gave up on got no final answer; it is false once
+// the operation completes or is abandoned.
+func (c *Client) Queued() bool { return c.cur != nil && c.cur.queued }
 
 // Abandon stops waiting for the outstanding operation; its outcome is then
 // unknown. The next operation gets a new sequence number, which also
@@ -171,6 +178,7 @@ func (c *Client) Receive(pkt []byte) (Completion, bool) {
 		return Completion{}, false
 	case Queued:
 		r.elapsed, r.timeout, r.attempts = 0, c.cfg.WaitTicks, 0
+		r.queued = true
 		return Completion{}, false
 	case Report:
 		if r.req.Op != OpStatus {
