@@ -130,25 +130,22 @@ func TestBadCommands(t *testing.T) {
 // TestUnreachableCluster: nothing answers (the replicas' ports are bound
 // to silent sockets); every command says so and the REPL goes on to the
 // next. The test asserts on the output, not on how long it took: the
-// timeouts bound that, and a busy machine may stretch it.
+// timeouts bound that, and a busy machine may stretch it. The waits
+// reported are not pinned either: the client measures from when it sent,
+// a little after the timeout started, so a loaded machine can print 299ms.
 func TestUnreachableCluster(t *testing.T) {
 	path, _ := writeConfig(t, 3)
 	var out, errw bytes.Buffer
 	code := run([]string{"-config", path, "-timeout", "300ms"}, strings.NewReader("lock 1\nunlock 1\nstatus\n"), &out, &errw)
-	for _, want := range []string{
-		"lock 1: no answer from the cluster within 300ms (is it running? see paxgroup)",
-		"unlock 1: no answer from the cluster within 300ms",
-		"Current Locks: unknown (status: no answer from the cluster within 300ms",
-	} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
-		}
-	}
-	for id := 1; id <= 3; id++ {
-		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: no answer within 100ms$`, id))
-		if !line.MatchString(out.String()) {
-			t.Errorf("status has no no-answer line for node %d:\n%s", id, out.String())
-		}
+	want := regexp.MustCompile(`^lock 1: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)
+unlock 1: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)
+Current Locks: unknown \(status: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)\)
+node 1 127\.0\.0\.1:\d+: no answer within 100ms
+node 2 127\.0\.0\.1:\d+: no answer within 100ms
+node 3 127\.0\.0\.1:\d+: no answer within 100ms
+$`)
+	if !want.MatchString(out.String()) {
+		t.Errorf("output:\n%s\nwant it to match:\n%s", out.String(), want)
 	}
 	if code != 1 || errw.Len() > 0 {
 		t.Fatalf("exit code %d, stderr %q: want 1 and nothing", code, errw.String())
