@@ -91,10 +91,6 @@ func (c *Client) ID() ClientID { return c.cfg.ID }
 // Busy reports whether an operation is outstanding.
 func (c *Client) Busy() bool { return c.cur != nil }
 
-// Queued reports whether the outstanding operation (a Lock) was answered
-// Queued: the group has it, and it waits for the lock to come free.
-func (c *Client) Queued() bool { return c.cur != nil && c.cur.queued }
-
 // Start begins an operation (any op of the op table). It returns the
 // sequence number used: the next of the client's requests, the next read
 // (from ReadSeqBase) for OpRead, or 0 for OpStatus, which is not logged.
@@ -122,6 +118,12 @@ func (c *Client) Start(op Op, name string) (uint64, error) {
 	c.send()
 	return q.Seq, nil
 }
+
+// Queued reports whether a replica has answered the outstanding operation
+// Queued: it is a Lock waiting behind another holder. A host reads it to
+// say why an operation it gave up on got no final answer; it is false once
+// the operation completes or is abandoned.
+func (c *Client) Queued() bool { return c.cur != nil && c.cur.queued }
 
 // Abandon stops waiting for the outstanding operation; its outcome is then
 // unknown. The next operation gets a new sequence number, which also

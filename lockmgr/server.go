@@ -172,10 +172,11 @@ func (s *Server) receive(from Addr, pkt []byte) {
 	switch kind {
 	case paxos.KindPaxos:
 		// Reset, not reused in place: the replica may keep the decoded
-		// entries and data, so each message gets slices of its own.
+		// entries and data, so each message gets slices of its own. The
+		// body only: ParseFrame has checked the frame's crc already.
 		m := &s.in
 		*m = paxos.Message{}
-		if err := paxos.DecodeMessage(pkt, m); err != nil {
+		if err := paxos.DecodeMessageBody(kind, body, m); err != nil {
 			s.counters[BadPacket]++
 			return
 		}

@@ -98,8 +98,23 @@ func DecodeMessage(pkt []byte, m *Message) error {
 	if err != nil {
 		return err
 	}
+	return DecodeMessageBody(kind, body, m)
+}
+
+// DecodeMessageBody decodes the body of a frame of the given kind into m,
+// as DecodeMessage does after ParseFrame: for a host that has parsed (and
+// so checksummed) the frame already, to look at its kind, and should not
+// pay for the checksum twice. It rejects everything DecodeMessage rejects
+// but what ParseFrame checks: a kind other than KindPaxos
+// (ErrUnknownType), a body longer than a packet could carry (ErrTooLarge),
+// and any body that is not a valid encoding. On error m is unchanged. It
+// never panics.
+func DecodeMessageBody(kind byte, body []byte, m *Message) error {
 	if kind != KindPaxos {
 		return fmt.Errorf("paxos: frame kind %d is not a paxos message: %w", kind, ErrUnknownType)
+	}
+	if len(body) > MaxPacketBytes-FrameOverheadBytes {
+		return fmt.Errorf("paxos: message body of %d bytes above %d: %w", len(body), MaxPacketBytes-FrameOverheadBytes, ErrTooLarge)
 	}
 	// Pass one validates the body and counts what it holds; pass two
 	// allocates exactly that and fills it. Nothing is allocated before the

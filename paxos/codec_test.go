@@ -2,6 +2,7 @@ package paxos
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"flag"
 	"fmt"
@@ -290,7 +291,55 @@ func TestDecodeMessageRejects(t *testing.T) {
 			if m.Type != MsgChosen || m.Commit != 42 {
 				t.Fatalf("a failed decode changed m to %s", DescribeMessage(m))
 			}
+			// What the frame lets through, the body decoder rejects alike.
+			kind, body, ferr := ParseFrame(tt.pkt)
+			if ferr != nil {
+				return
+			}
+			if berr := DecodeMessageBody(kind, body, m); berr == nil || berr.Error() != err.Error() {
+				t.Fatalf("DecodeMessageBody: err = %v, DecodeMessage's was %v", berr, err)
+			}
+			if m.Type != MsgChosen || m.Commit != 42 {
+				t.Fatalf("a failed body decode changed m to %s", DescribeMessage(m))
+			}
 		})
+	}
+}
+
+// TestDecodeMessageBodyRejects: the body decoder, which trusts the frame's
+// checksum, still rejects a kind that is not KindPaxos and a body no packet
+// could carry, as DecodeMessage would reject the frames they came in.
+func TestDecodeMessageBodyRejects(t *testing.T) {
+	good := AppendMessage(nil, sampleAccept())
+	body := good[frameHeaderBytes : len(good)-frameTrailerBytes]
+	// A well-formed heartbeat body but for its size: data of a packet's length.
+	big := binary.AppendUvarint(slices.Clone(heartbeatBody[:len(heartbeatBody)-1]), MaxPacketBytes)
+	big = append(big, make([]byte, MaxPacketBytes)...)
+	for _, tt := range []struct {
+		name string
+		kind byte
+		body []byte
+		want error
+	}{
+		{"application kind", KindAppMin, body, ErrUnknownType},
+		{"record kind", KindRecord, body, ErrUnknownType},
+		{"kind 0", 0, body, ErrUnknownType},
+		{"body larger than a packet", KindPaxos, big, ErrTooLarge},
+		{"malformed", KindPaxos, body[:len(body)-1], ErrMalformed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			m := &Message{Type: MsgChosen, Commit: 42}
+			if err := DecodeMessageBody(tt.kind, tt.body, m); !errors.Is(err, tt.want) {
+				t.Fatalf("err = %v, want %v", err, tt.want)
+			}
+			if m.Type != MsgChosen || m.Commit != 42 {
+				t.Fatalf("a failed decode changed m to %s", DescribeMessage(m))
+			}
+		})
+	}
+	var m Message
+	if err := DecodeMessageBody(KindPaxos, body, &m); err != nil || !equalMessage(&m, sampleAccept()) {
+		t.Fatalf("DecodeMessageBody of a good body: %v, %s", err, DescribeMessage(&m))
 	}
 }
 
@@ -430,7 +479,17 @@ func FuzzDecodeMessage(f *testing.F) {
 
 func checkMessageDecode(t *testing.T, pkt []byte) {
 	var m Message
-	if err := DecodeMessage(pkt, &m); err != nil {
+	err := DecodeMessage(pkt, &m)
+	// DecodeMessageBody, given what ParseFrame makes of the packet, agrees.
+	if kind, body, ferr := ParseFrame(pkt); ferr == nil {
+		var mb Message
+		berr := DecodeMessageBody(kind, body, &mb)
+		if (berr == nil) != (err == nil) || (err != nil && berr.Error() != err.Error()) || !equalMessage(&m, &mb) {
+			t.Fatalf("DecodeMessageBody disagrees with DecodeMessage: %v vs %v\n got  %s\n want %s",
+				berr, err, DescribeMessage(&mb), DescribeMessage(&m))
+		}
+	}
+	if err != nil {
 		if sentinelOf(err) == nil {
 			t.Fatalf("error wraps no sentinel: %v", err)
 		}

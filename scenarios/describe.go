@@ -18,7 +18,7 @@ func describePacket(b []byte) string {
 	switch kind {
 	case paxos.KindPaxos:
 		var m paxos.Message
-		if err := paxos.DecodeMessage(b, &m); err != nil {
+		if err := paxos.DecodeMessageBody(kind, body, &m); err != nil {
 			return "undecodable: " + err.Error()
 		}
 		return paxos.DescribeMessage(&m)

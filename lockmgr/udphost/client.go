@@ -140,16 +140,16 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 		// The group drops a request it cannot decode, so do not wait for it.
 		return lockmgr.Completion{}, fmt.Errorf("udphost: lock name of %d bytes: want 1 to %d", len(name), lockmgr.NameBytesMax)
 	}
-	seq, err := c.sess.Start(op, name)
-	if err != nil {
+	if _, err := c.sess.Start(op, name); err != nil {
 		return lockmgr.Completion{}, fmt.Errorf("udphost: %w", err)
 	}
 	c.flush()
 	start := time.Now()
 	next := start.Add(c.tick)
-	var heard, queued bool
+	heard := false
 	for {
 		if err := ctx.Err(); err != nil {
+			queued := c.sess.Queued()
 			c.sess.Abandon()
 			return lockmgr.Completion{}, &NoAnswerError{Op: op, Name: name, Waited: waited(ctx, start),
 				Heard: heard, Queued: queued, Cause: err}
@@ -166,8 +166,7 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 			continue
 		}
 		heard = true
-		queued = queued || isQueued(frame, c.sess.ID(), seq)
-		comp, done := c.sess.Receive(frame)
+		comp, done := c.sess.Receive(frame) // the session alone decodes it, and notes a Queued answer
 		c.flush()
 		if !done {
 			continue
@@ -242,16 +241,6 @@ func (c *Client) send(to paxos.ID, frame []byte) {
 	}
 	c.wbuf = c.auth.seal(c.wbuf[:0], frame)
 	_, _ = c.conn.WriteToUDPAddrPort(c.wbuf, ap) // delivery is not promised; retries cover it
-}
-
-// isQueued reports whether frame is a Queued answer to (client, seq).
-func isQueued(frame []byte, client lockmgr.ClientID, seq uint64) bool {
-	kind, body, err := paxos.ParseFrame(frame)
-	if err != nil || kind != lockmgr.KindReply {
-		return false
-	}
-	p, err := lockmgr.DecodeReply(body)
-	return err == nil && p.Client == client && p.Seq == seq && p.Status == lockmgr.Queued
 }
 
 // statusResendEvery paces NodeStatus's repeats of its request.

@@ -115,7 +115,7 @@ func TestCrash(t *testing.T) {
 		victims := pc.pick(t, step.victims, rng)
 		t.Logf("%6.2fs: SIGKILL %s %v", time.Since(h.start).Seconds(), step.victims, victims)
 		for _, id := range victims {
-			pc.kill(t, id)
+			pc.down(t, id)
 		}
 		time.Sleep(step.down)
 		for _, id := range victims {
@@ -359,6 +359,8 @@ func startProcCluster(t *testing.T, bin string, n int) *procCluster {
 
 func (pc *procCluster) start(t *testing.T, id paxos.ID) {
 	t.Helper()
+	addr, _ := pc.cfg.NodeAddr(id)
+	releasePort(addr) // just before paxosd binds it (see heldPorts)
 	logf, err := os.OpenFile(filepath.Join(pc.dir, fmt.Sprintf("node%d.log", id)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -387,6 +389,15 @@ func (pc *procCluster) kill(t *testing.T, id paxos.ID) {
 		// It died before the kill: say why rather than hide it.
 		t.Errorf("paxosd %d had exited by itself: %v", id, err)
 	}
+}
+
+// down kills replica id and holds its port until it starts again (see
+// heldPorts).
+func (pc *procCluster) down(t *testing.T, id paxos.ID) {
+	t.Helper()
+	pc.kill(t, id)
+	addr, _ := pc.cfg.NodeAddr(id)
+	holdPort(t, addr)
 }
 
 // pick chooses victims: the leader, a follower, a random node, a random

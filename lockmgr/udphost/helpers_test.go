@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/netip"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,21 +15,57 @@ import (
 	"paxlock/paxos"
 )
 
-// freeAddrs reserves n loopback UDP ports by binding and releasing them.
+// heldPorts are the test replicas' loopback ports while no replica is
+// bound to them: each is bound to a socket that never reads or answers.
+// A port released instead could become a client's ephemeral port (which
+// would then hear its own requests as a replica's answers) or another test
+// process's replica (which would answer them). freeAddrs takes them,
+// group.start and procCluster.start release one just before its replica
+// binds it, and group.stop and procCluster.down take it back.
+var heldPorts = struct {
+	sync.Mutex
+	conns map[netip.AddrPort]*net.UDPConn
+}{conns: map[netip.AddrPort]*net.UDPConn{}}
+
+// holdPort binds ap (port 0: a free one) to a silent socket, held until
+// releasePort or the end of the test, and returns the address bound.
+func holdPort(t testing.TB, ap netip.AddrPort) netip.AddrPort {
+	t.Helper()
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(ap))
+	if err != nil {
+		t.Fatalf("hold replica port %v: %v", ap, err)
+	}
+	ap = unmapped(c.LocalAddr().(*net.UDPAddr).AddrPort())
+	heldPorts.Lock()
+	defer heldPorts.Unlock()
+	heldPorts.conns[ap] = c
+	t.Cleanup(func() { releasePort(ap) })
+	return ap
+}
+
+// releasePort frees ap's port for its replica to bind; it does nothing if
+// the port is not held.
+func releasePort(ap netip.AddrPort) {
+	ap = unmapped(ap)
+	heldPorts.Lock()
+	defer heldPorts.Unlock()
+	if c := heldPorts.conns[ap]; c != nil {
+		c.Close()
+		delete(heldPorts.conns, ap)
+	}
+}
+
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// freeAddrs reserves n loopback UDP ports and holds them (see heldPorts)
+// until their replicas start or the test ends.
 func freeAddrs(t testing.TB, n int) []string {
 	t.Helper()
-	var conns []*net.UDPConn
 	var addrs []string
 	for range n {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		conns = append(conns, c)
-		addrs = append(addrs, c.LocalAddr().String())
-	}
-	for _, c := range conns {
-		c.Close()
+		addrs = append(addrs, holdPort(t, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), 0)).String())
 	}
 	return addrs
 }
@@ -84,6 +122,8 @@ func startGroup(t testing.TB, cfg *Config) *group {
 
 func (g *group) start(id paxos.ID) {
 	g.t.Helper()
+	addr, _ := g.cfg.NodeAddr(id)
+	releasePort(addr)
 	n, err := StartNode(NodeOptions{Config: g.cfg, ID: id, DataDir: g.dirs[id-1]})
 	if err != nil {
 		g.t.Fatal(err)
@@ -97,6 +137,8 @@ func (g *group) stop(id paxos.ID) {
 		g.t.Fatal(err)
 	}
 	g.nodes[id-1] = nil
+	addr, _ := g.cfg.NodeAddr(id)
+	holdPort(g.t, addr)
 }
 
 func (g *group) close() {

@@ -2,6 +2,8 @@ package udphost
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -55,6 +57,23 @@ func TestBlockingLockQueues(t *testing.T) {
 	do(t, a, lockmgr.OpUnlock, "q")
 	if r := <-res; r.Status != lockmgr.Granted {
 		t.Fatalf("queued lock q: %v", r)
+	}
+}
+
+// TestQueuedNoAnswer: a Lock that gives up while queued behind another
+// holder says so. (Not how long it waited: it measures from its first
+// send, a little after the timeout started, so it may say 1.998s.)
+func TestQueuedNoAnswer(t *testing.T) {
+	g := startGroup(t, testConfig(t, 3, nil))
+	a, b := newTestClient(t, g.cfg), newTestClient(t, g.cfg)
+	do(t, a, lockmgr.OpLock, "q")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second) // ample to hear Queued
+	defer cancel()
+	_, err := b.Do(ctx, lockmgr.OpLock, "q")
+	var na *NoAnswerError
+	if !errors.As(err, &na) || !na.Heard || !na.Queued ||
+		!strings.HasPrefix(na.Error(), "still queued behind another holder after ") {
+		t.Fatalf("lock q while a holds it: err = %v, want a NoAnswerError, queued", err)
 	}
 }
 
