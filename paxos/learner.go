@@ -206,13 +206,8 @@ func (r *Replica) installSnapshot(s Snapshot) {
 	r.log.truncate(s.Slot)
 	r.commit = max(r.commit, s.Slot)
 	r.applied = s.Slot
-	// A copy: a Ready that handed out an earlier snapshot must keep
-	// pointing at it even if another is installed before its Advance.
-	out := s
-	r.snapOut = &out
-	r.rewrite = true
-	r.snapSeq++
-	r.rewriteSeq++
+	r.out.offerSnapshot(s)
+	r.out.requestRewrite()
 	r.catchupWanted = false
 	r.advanceCommit()
 	if r.role == Candidate {

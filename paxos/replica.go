@@ -94,31 +94,15 @@ type Replica struct {
 	catchupWanted  bool
 	snapIn         snapshotIn
 
-	// Ready state.
-	records      []Record
-	rewrite      bool
-	sync         bool
-	msgs         []Message
-	forward      [][]byte
-	commitDirty  bool
-	snapOut      *Snapshot
-	afterPersist []Message // messages to self, stepped once the records are durable
-	committed    []Entry   // Ready.Committed's buffer, reused after Advance
-	readyCommit  uint64
-	// Each request for a sync, rewrite or snapshot install bumps its
-	// counter; handed is what the last Ready took, so Advance retires that
-	// and keeps whatever came after it.
-	syncSeq, rewriteSeq, snapSeq uint64
-	handed                       handedOut
+	// Proposer queues flushed when the host asks for Ready.
+	forward     [][]byte // follower: commands to forward to the leader
+	commitDirty bool     // leader: the commit advanced, announce it
+
+	// What waits for the host: see outbox.
+	out outbox
 
 	conflicts uint64 // claims that a chosen slot holds another value
 	conflict  string // the first of them, described
-}
-
-// handedOut is what one Ready handed to the host.
-type handedOut struct {
-	records, msgs, self          int
-	syncSeq, rewriteSeq, snapSeq uint64
 }
 
 // New builds a replica with empty durable state. Use Restore to rebuild one
@@ -162,9 +146,7 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 	r.advanceCommit()
 	r.applied = r.log.start
 	if r.snap.Data != nil || r.snap.Slot > 0 {
-		s := r.snap
-		r.snapOut = &s
-		r.snapSeq++
+		r.out.offerSnapshot(r.snap)
 	}
 	r.maxSeen = r.promised
 	r.becomeFollower(0)
@@ -270,69 +252,24 @@ func (r *Replica) stepMsg(m *Message) {
 // HasReady reports whether Ready has anything to hand out.
 func (r *Replica) HasReady() bool {
 	r.flush()
-	return len(r.records) > 0 || r.rewrite || len(r.msgs) > 0 || r.snapOut != nil ||
-		r.commit > r.applied || len(r.afterPersist) > 0
+	return r.out.hasWork() || r.commit > r.applied
 }
 
 // Ready returns the pending work; see the Ready type for what the host does.
 func (r *Replica) Ready() Ready {
 	r.flush()
-	rd := Ready{
-		Records:  r.records,
-		Rewrite:  r.rewrite,
-		Sync:     r.sync || r.rewrite,
-		Messages: r.msgs,
-		Snapshot: r.snapOut,
-	}
-	r.readyCommit = r.commit
-	r.handed = handedOut{records: len(r.records), msgs: len(r.msgs), self: len(r.afterPersist),
-		syncSeq: r.syncSeq, rewriteSeq: r.rewriteSeq, snapSeq: r.snapSeq}
-	if r.commit > r.applied {
-		c := r.committed[:0]
-		for n := r.applied; n < r.commit; n++ {
-			s := r.log.peek(n)
-			c = append(c, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
-		}
-		rd.Committed, r.committed = c, c
-	}
-	return rd
+	return r.out.take(&r.log, r.applied, r.commit)
 }
 
 // Advance tells the replica the host did everything the last Ready asked.
 // Messages to itself (its own promise or acceptance) count only now, after
 // the records that back them are durable.
 func (r *Replica) Advance() {
-	if r.readyCommit > r.applied {
-		r.applied = r.readyCommit
-	}
-	h := r.handed
-	r.handed = handedOut{}
-	r.records = retire(r.records, h.records)
-	r.msgs = retire(r.msgs, h.msgs)
-	clear(r.committed)
-	r.committed = r.committed[:0]
-	// A flag stays up if it was raised again after the Ready.
-	r.sync = r.syncSeq != h.syncSeq
-	r.rewrite = r.rewriteSeq != h.rewriteSeq
-	if r.snapSeq == h.snapSeq {
-		r.snapOut = nil
-	}
-	self := r.afterPersist[:h.self:h.self]
-	r.afterPersist = append([]Message(nil), r.afterPersist[h.self:]...)
-	if len(r.afterPersist) == 0 {
-		r.afterPersist = nil
-	}
+	commit, self := r.out.retire()
+	r.applied = max(r.applied, commit)
 	for i := range self {
 		r.stepMsg(&self[i])
 	}
-}
-
-// retire drops the first n elements of s, keeping the rest (and the
-// backing array) for the next Ready.
-func retire[T any](s []T, n int) []T {
-	k := copy(s, s[n:])
-	clear(s[k:])
-	return s[:k]
 }
 
 // Compact tells the replica the application's state after applying every
@@ -347,8 +284,7 @@ func (r *Replica) Compact(slot uint64, data []byte) error {
 	}
 	r.snap = Snapshot{Slot: slot, Data: data}
 	r.log.truncate(slot)
-	r.rewrite = true
-	r.rewriteSeq++
+	r.out.requestRewrite()
 	return nil
 }
 
@@ -375,23 +311,17 @@ func (r *Replica) DurableState() []Record {
 
 // persist queues a record; sync says it vouches for a promise or acceptance
 // and must be durable before any message leaves.
-func (r *Replica) persist(rec Record, sync bool) {
-	r.records = append(r.records, rec)
-	if sync {
-		r.sync = true
-		r.syncSeq++
-	}
-}
+func (r *Replica) persist(rec Record, sync bool) { r.out.persist(rec, sync) }
 
 // send queues a message. A message to itself waits until the records queued
 // so far are durable (see Advance).
 func (r *Replica) send(m Message) {
 	m.From = r.id
 	if m.To == r.id {
-		r.afterPersist = append(r.afterPersist, m)
+		r.out.sendSelf(m)
 		return
 	}
-	r.msgs = append(r.msgs, m)
+	r.out.send(m)
 }
 
 func (r *Replica) peerIndex(id ID) int {
