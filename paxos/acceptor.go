@@ -44,10 +44,14 @@ func (r *Replica) handlePrepare(m *Message) {
 		if m.From != r.id {
 			if r.role != Follower {
 				r.becomeFollower(0)
+			} else {
+				// A follower stays one, but forgets its leader, drops its
+				// own pre-vote round (moot: it promised another) and gives
+				// the candidate time to finish.
+				r.leader = 0
+				r.preVote = preVoteState{}
+				r.electionElapsed = 0
 			}
-			r.leader = 0
-			r.preVote = preVoteState{} // promised another: our own round is moot
-			r.electionElapsed = 0      // give the candidate time to finish
 		}
 	}
 	reply := Message{Type: MsgPromise, To: m.From, Ballot: m.Ballot, Commit: r.commit}

@@ -14,8 +14,7 @@ func (r *Replica) becomeLeader() {
 	r.tick = tickLeader
 	r.leader = r.id
 	r.backoffAttempts = 0
-	r.active = 0
-	r.heartbeatElapsed, r.resendElapsed, r.quorumElapsed = 0, 0, 0
+	r.resetLeaderState()
 	end := r.commit
 	if last, ok := r.cand.best.lastNonEmpty(); ok {
 		end = max(end, last+1)

@@ -336,12 +336,17 @@ func (r *Replica) peerIndex(id ID) int {
 // flush turns queued commands into slots (leader) or a forward (follower),
 // and announces an advanced commit. It runs when the host asks for Ready, so
 // everything that arrived in one step is batched together.
+//
+// Forwards still queued when the replica is not a follower at flush time
+// are dropped here, not in becomeCandidate: a candidate that falls back to
+// follower before the next flush still forwards them.
 func (r *Replica) flush() {
 	switch {
 	case r.role == Leader:
 		r.proposePending()
 		if r.commitDirty {
 			r.broadcastCommit()
+			r.commitDirty = false
 		}
 	case len(r.forward) > 0 && r.leader != 0 && r.leader != r.id:
 		r.sendForwards()
@@ -349,7 +354,6 @@ func (r *Replica) flush() {
 	if r.role != Follower {
 		r.forward = nil
 	}
-	r.commitDirty = false
 }
 
 // sendForwards hands queued commands to the leader, as many messages as it
