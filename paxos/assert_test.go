@@ -1,0 +1,41 @@
+package paxos
+
+import (
+	"strings"
+	"testing"
+)
+
+// mustAssert runs f and fails unless it panics with an assertion failure
+// whose message contains want.
+func mustAssert(t *testing.T, want string, f func()) {
+	t.Helper()
+	defer func() {
+		t.Helper()
+		v := recover()
+		msg, ok := v.(string)
+		if !ok || !strings.HasPrefix(msg, assertPrefix) || !strings.Contains(msg, want) {
+			t.Fatalf("panic %v; want an assertion failure containing %q", v, want)
+		}
+	}()
+	f()
+}
+
+func TestAssertFiresWithPrefix(t *testing.T) {
+	assert(true, "never")
+	mustAssert(t, "slot 7 ballot 3.2 role leader ok true (unsupported assert argument)", func() {
+		assert(false, "slot %d ballot %v role %v ok %v %v", uint64(7), Ballot{Round: 3, Node: 2}, Leader, true, []int{1})
+	})
+}
+
+// TestAssertDoesNotAllocate: a passing assert costs a branch, not a heap
+// allocation for its arguments.
+func TestAssertDoesNotAllocate(t *testing.T) {
+	n, b := uint64(1000), Ballot{Round: 1000, Node: 3}
+	allocs := testing.AllocsPerRun(100, func() {
+		n++
+		assert(n > 0, "n %d ballot %v id %v state %v", n, b, ID(n), SlotState(n%3))
+	})
+	if allocs != 0 {
+		t.Fatalf("a passing assert allocates %v times", allocs)
+	}
+}
