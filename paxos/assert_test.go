@@ -1,6 +1,7 @@
 package paxos
 
 import (
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -38,4 +39,33 @@ func TestAssertDoesNotAllocate(t *testing.T) {
 	if allocs != 0 {
 		t.Fatalf("a passing assert allocates %v times", allocs)
 	}
+}
+
+// newTestReplica is a lone replica of a 3-replica group, for poking at.
+func newTestReplica(t *testing.T, id ID) *Replica {
+	t.Helper()
+	cfg := DefaultConfig(id, []ID{1, 2, 3})
+	cfg.Rand = rand.New(rand.NewPCG(uint64(id), 7))
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestAssertReadyAdvancePairs(t *testing.T) {
+	r := newTestReplica(t, 2)
+	mustAssert(t, "Advance called without a Ready", r.Advance)
+
+	r = newTestReplica(t, 2)
+	r.Step(&Message{Type: MsgHeartbeat, From: 1, To: 2, Ballot: Ballot{Round: 1, Node: 1}})
+	r.Ready()
+	mustAssert(t, "Ready called again before Advance", func() { r.Ready() })
+
+	r = newTestReplica(t, 2)
+	r.Ready()
+	mustAssert(t, "HasReady called between Ready and Advance", func() { r.HasReady() })
+	r.Advance()
+	r.HasReady()
+	mustAssert(t, "Advance called without a Ready", r.Advance)
 }

@@ -21,6 +21,8 @@ type outbox struct {
 	// and keeps whatever came after it.
 	syncSeq, rewriteSeq, snapSeq uint64
 	handed                       handedOut
+	// outstanding is set from Ready to Advance: the host holds a Ready.
+	outstanding bool
 }
 
 // handedOut is what one Ready handed to the host.
@@ -70,6 +72,8 @@ func (o *outbox) hasWork() bool {
 // take hands out everything queued, with the committed entries from
 // applied up to commit, and remembers how much it handed out.
 func (o *outbox) take(l *slotLog, applied, commit uint64) Ready {
+	assert(!o.outstanding, "Ready called again before Advance")
+	o.outstanding = true
 	rd := Ready{
 		Records:  o.records,
 		Rewrite:  o.rewrite,
@@ -94,8 +98,14 @@ func (o *outbox) take(l *slotLog, applied, commit uint64) Ready {
 // handed out to and the messages to self it released, which the caller
 // steps now that the records before them are durable.
 func (o *outbox) retire() (commit uint64, self []Message) {
+	assert(o.outstanding, "Advance called without a Ready")
+	o.outstanding = false
 	h := o.handed
 	o.handed = handedOut{}
+	// Nothing but Advance removes from the queues.
+	assert(h.records <= len(o.records) && h.msgs <= len(o.msgs) && h.self <= len(o.self),
+		"Advance retires more than is queued: records %d/%d msgs %d/%d self %d/%d",
+		h.records, len(o.records), h.msgs, len(o.msgs), h.self, len(o.self))
 	o.records = retire(o.records, h.records)
 	o.msgs = retire(o.msgs, h.msgs)
 	clear(o.committed)

@@ -251,6 +251,8 @@ func (r *Replica) stepMsg(m *Message) {
 
 // HasReady reports whether Ready has anything to hand out.
 func (r *Replica) HasReady() bool {
+	// The contract (see Ready): no HasReady or Ready until Advance.
+	assert(!r.out.outstanding, "HasReady called between Ready and Advance")
 	r.flush()
 	return r.out.hasWork() || r.commit > r.applied
 }
@@ -266,6 +268,9 @@ func (r *Replica) Ready() Ready {
 // the records that back them are durable.
 func (r *Replica) Advance() {
 	commit, self := r.out.retire()
+	// The chosen prefix never goes down, so what the Ready handed out to
+	// apply is still below it.
+	assert(commit <= r.commit, "Advance: Ready handed out up to %d, commit is %d", commit, r.commit)
 	r.applied = max(r.applied, commit)
 	for i := range self {
 		r.stepMsg(&self[i])
