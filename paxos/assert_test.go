@@ -69,3 +69,21 @@ func TestAssertReadyAdvancePairs(t *testing.T) {
 	r.HasReady()
 	mustAssert(t, "Advance called without a Ready", r.Advance)
 }
+
+func TestAssertChosenOnlyAsAccepted(t *testing.T) {
+	r := newTestReplica(t, 2)
+	b := Ballot{Round: 1, Node: 1}
+	r.Step(&Message{Type: MsgAccept, From: 1, To: 2, Ballot: b,
+		Entries: []Entry{{Slot: 0, Ballot: b, Cmds: [][]byte{[]byte("x")}}}})
+	s := r.log.peek(0)
+	mustAssert(t, "slot 0 chosen at 2.3 but held accepted at 1.1", func() { r.choose(0, s, Ballot{Round: 2, Node: 3}) })
+	r.choose(0, s, b)
+	mustAssert(t, "slot 0 chosen at 1.1 but held chosen", func() { r.choose(0, s, b) })
+
+	// Ready hands out to apply only what is held chosen.
+	r = newTestReplica(t, 2)
+	r.Step(&Message{Type: MsgAccept, From: 1, To: 2, Ballot: b,
+		Entries: []Entry{{Slot: 0, Ballot: b, Cmds: [][]byte{[]byte("x")}}}})
+	r.commit = 1 // as if advanceCommit had moved over an unchosen slot
+	mustAssert(t, "slot 0 below commit 1 is handed out to apply but not held chosen", func() { r.Ready() })
+}

@@ -158,7 +158,7 @@ func (r *Replica) handleAccepted(m *Message) {
 		}
 		s.acks |= bit
 		if popcount(s.acks) >= r.quorum {
-			r.choose(n, s)
+			r.choose(n, s, r.ballot)
 		}
 	}
 	r.advanceCommit()

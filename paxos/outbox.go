@@ -87,6 +87,9 @@ func (o *outbox) take(l *slotLog, applied, commit uint64) Ready {
 		c := o.committed[:0]
 		for n := applied; n < commit; n++ {
 			s := l.peek(n)
+			// Paired with advanceCommit, which moves only over chosen
+			// slots, and Compact, which discards only applied ones.
+			assert(s != nil && s.state == SlotChosen, "slot %d below commit %d is handed out to apply but not held chosen", n, commit)
 			c = append(c, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
 		}
 		rd.Committed, o.committed = c, c
