@@ -87,3 +87,18 @@ func TestAssertChosenOnlyAsAccepted(t *testing.T) {
 	r.commit = 1 // as if advanceCommit had moved over an unchosen slot
 	mustAssert(t, "slot 0 below commit 1 is handed out to apply but not held chosen", func() { r.Ready() })
 }
+
+func TestAssertAcceptorMonotonic(t *testing.T) {
+	r := newTestReplica(t, 2)
+	b1, b2 := Ballot{Round: 1, Node: 1}, Ballot{Round: 2, Node: 3}
+	r.promise(b2)
+	mustAssert(t, "replica 2: promise 1.1 below promised 2.3", func() { r.promise(b1) })
+
+	e := Entry{Slot: 0, Ballot: b1, Cmds: [][]byte{[]byte("x")}}
+	mustAssert(t, "replica 2: accept slot 0 at 1.1, promised 2.3", func() { r.acceptEntry(b1, &e) })
+
+	r = newTestReplica(t, 2)
+	r.promise(b1)
+	r.log.at(0).state, r.log.at(0).ballot = SlotAccepted, b2 // as if accepted above the promise
+	mustAssert(t, "replica 2: slot 0 accepted at 2.3 goes down to 1.1", func() { r.acceptEntry(b1, &e) })
+}
