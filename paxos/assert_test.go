@@ -102,3 +102,36 @@ func TestAssertAcceptorMonotonic(t *testing.T) {
 	r.log.at(0).state, r.log.at(0).ballot = SlotAccepted, b2 // as if accepted above the promise
 	mustAssert(t, "replica 2: slot 0 accepted at 2.3 goes down to 1.1", func() { r.acceptEntry(b1, &e) })
 }
+
+// TestAssertInvariantsAfterEachCall: each public call ends by checking the
+// replica-wide invariants; break one and the next call fires.
+func TestAssertInvariantsAfterEachCall(t *testing.T) {
+	cases := []struct {
+		want    string
+		corrupt func(r *Replica)
+	}{
+		{"applied 1, commit 0", func(r *Replica) { r.applied = 1 }},
+		{"commit 5, log end 0", func(r *Replica) { r.commit = 5 }},
+		{"log starts at 0, snapshot at 3", func(r *Replica) { r.snap.Slot = 3 }},
+		{"highest ballot seen 0.0 below promised 1.1", func(r *Replica) { r.promised = Ballot{Round: 1, Node: 1} }},
+		{"follower with ballot 1.2", func(r *Replica) { r.ballot = Ballot{Round: 1, Node: 2} }},
+		{"leader at 1.2 believes 0 leads", func(r *Replica) { r.role, r.ballot = Leader, Ballot{Round: 1, Node: 2} }},
+		{"candidate with a pre-vote round", func(r *Replica) {
+			r.role, r.ballot, r.preVote.active = Candidate, Ballot{Round: 1, Node: 2}, true
+		}},
+		{"follower with candidate state", func(r *Replica) { r.cand.from = make([]uint64, 3) }},
+		{"follower with leader state", func(r *Replica) { r.nextSlot = 4 }},
+		{"follower with 1 commands for slots", func(r *Replica) { r.pending = [][]byte{nil} }},
+	}
+	for _, c := range cases {
+		r := newTestReplica(t, 2)
+		c.corrupt(r)
+		mustAssert(t, c.want, r.Tick)
+	}
+	r := newTestReplica(t, 2)
+	r.applied = 1
+	mustAssert(t, "applied 1", func() { r.Step(&Message{Type: MsgHeartbeat, From: 1, To: 2}) })
+	mustAssert(t, "applied 1", func() { _ = r.Propose([]byte("x")) })
+	mustAssert(t, "applied 1", func() { r.HasReady() })
+	mustAssert(t, "applied 1", func() { r.Ready() })
+}

@@ -132,7 +132,7 @@ func stepLeader(r *Replica, m *Message) {
 	case MsgForward:
 		if len(m.Entries) == 1 {
 			for _, c := range m.Entries[0].Cmds {
-				_ = r.Propose(c) // a full queue drops it; the client retries
+				_ = r.propose(c) // a full queue drops it; the client retries
 			}
 		}
 	}

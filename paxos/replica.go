@@ -119,6 +119,7 @@ func New(cfg Config) (*Replica, error) {
 	}
 	r.becomeFollower(0)
 	r.leadFirst()
+	r.checkInvariants()
 	return r, nil
 }
 
@@ -151,6 +152,7 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 	r.maxSeen = r.promised
 	r.becomeFollower(0)
 	r.leadFirst()
+	r.checkInvariants()
 	return r, nil
 }
 
@@ -190,6 +192,12 @@ func (r *Replica) replay(rec *Record) error {
 // Propose hands a client command to the replica. A leader queues it for the
 // next slot; another replica forwards it to the leader it knows.
 func (r *Replica) Propose(cmd []byte) error {
+	err := r.propose(cmd)
+	r.checkInvariants()
+	return err
+}
+
+func (r *Replica) propose(cmd []byte) error {
 	switch r.role {
 	case Leader, Candidate:
 		if len(r.pending) >= r.cfg.PendingCmdsMax {
@@ -212,6 +220,7 @@ func (r *Replica) Propose(cmd []byte) error {
 func (r *Replica) Tick() {
 	r.tick(r)
 	r.tickCatchup()
+	r.checkInvariants()
 }
 
 // Step hands the replica one message from a peer. Messages not addressed to
@@ -221,6 +230,7 @@ func (r *Replica) Step(m *Message) {
 		return
 	}
 	r.stepMsg(m)
+	r.checkInvariants()
 }
 
 func (r *Replica) stepMsg(m *Message) {
@@ -249,17 +259,47 @@ func (r *Replica) stepMsg(m *Message) {
 	}
 }
 
+// checkInvariants asserts what holds between any two calls into the
+// replica, whatever it did in between.
+func (r *Replica) checkInvariants() {
+	// The log starts at the snapshot; the applied prefix is inside the
+	// chosen one, which is inside the log: snapshot <= applied <= commit
+	// <= one past the last slot held.
+	assert(r.log.start == r.snap.Slot, "replica %v: log starts at %d, snapshot at %d", r.id, r.log.start, r.snap.Slot)
+	assert(r.log.start <= r.applied && r.applied <= r.commit && r.commit <= r.log.end(),
+		"replica %v: first slot %d, applied %d, commit %d, log end %d", r.id, r.log.start, r.applied, r.commit, r.log.end())
+	// The next election's ballot goes above the promise as well as
+	// everything seen; maxSeen alone already covers the promise.
+	assert(!r.maxSeen.Less(r.promised), "replica %v: highest ballot seen %v below promised %v", r.id, r.maxSeen, r.promised)
+	// A replica has its own ballot exactly while candidate or leader, and a
+	// leader's ballot is what it promised (any higher promise deposes it).
+	assert((r.role == Follower) == r.ballot.IsZero() && (r.role == Follower || r.ballot.Node == r.id),
+		"replica %v: %v with ballot %v", r.id, r.role, r.ballot)
+	assert(r.role != Leader || (r.leader == r.id && r.promised == r.ballot),
+		"replica %v: leader at %v believes %v leads, promised %v", r.id, r.ballot, r.leader, r.promised)
+	// Each role's state exists only in that role: the become* functions
+	// clear what the others left.
+	assert(r.role == Follower || !r.preVote.active, "replica %v: %v with a pre-vote round", r.id, r.role)
+	assert(r.role == Candidate || r.cand.from == nil, "replica %v: %v with candidate state", r.id, r.role)
+	assert(r.role == Leader || (r.active == 0 && r.nextSlot == 0 && !r.commitDirty),
+		"replica %v: %v with leader state", r.id, r.role)
+	assert(r.role != Follower || len(r.pending) == 0, "replica %v: follower with %d commands for slots", r.id, len(r.pending))
+	assert(len(r.pending) <= r.cfg.PendingCmdsMax, "replica %v: %d commands for slots, at most %d", r.id, len(r.pending), r.cfg.PendingCmdsMax)
+}
+
 // HasReady reports whether Ready has anything to hand out.
 func (r *Replica) HasReady() bool {
 	// The contract (see Ready): no HasReady or Ready until Advance.
 	assert(!r.out.outstanding, "HasReady called between Ready and Advance")
 	r.flush()
+	r.checkInvariants()
 	return r.out.hasWork() || r.commit > r.applied
 }
 
 // Ready returns the pending work; see the Ready type for what the host does.
 func (r *Replica) Ready() Ready {
 	r.flush()
+	r.checkInvariants()
 	return r.out.take(&r.log, r.applied, r.commit)
 }
 
@@ -275,6 +315,7 @@ func (r *Replica) Advance() {
 	for i := range self {
 		r.stepMsg(&self[i])
 	}
+	r.checkInvariants()
 }
 
 // Compact tells the replica the application's state after applying every
@@ -290,6 +331,7 @@ func (r *Replica) Compact(slot uint64, data []byte) error {
 	r.snap = Snapshot{Slot: slot, Data: data}
 	r.log.truncate(slot)
 	r.out.requestRewrite()
+	r.checkInvariants()
 	return nil
 }
 
