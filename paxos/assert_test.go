@@ -135,3 +135,22 @@ func TestAssertInvariantsAfterEachCall(t *testing.T) {
 	mustAssert(t, "applied 1", func() { r.HasReady() })
 	mustAssert(t, "applied 1", func() { r.Ready() })
 }
+
+func TestAssertRoleTransitions(t *testing.T) {
+	r := newTestReplica(t, 2)
+	mustAssert(t, "replica 2: follower leads at 0.0 without a complete phase 1", r.becomeLeader)
+
+	r = newTestReplica(t, 2)
+	r.startElection()
+	r.cand.done = 0b111 // a quorum, itself included, but its own promise never asked for
+	mustAssert(t, "replica 2: candidate leads at", r.becomeLeader)
+
+	r = newTestReplica(t, 2)
+	mustAssert(t, "replica 2: follower proposes into slot 0", func() { r.proposeAt(0, nil) })
+
+	r = newTestReplica(t, 2)
+	b := Ballot{Round: 1, Node: 1}
+	r.Step(&Message{Type: MsgAccept, From: 1, To: 2, Ballot: b, Commit: 1,
+		Entries: []Entry{{Slot: 0, Ballot: b}}})
+	mustAssert(t, "replica 2: install snapshot at 1, commit is 1", func() { r.installSnapshot(Snapshot{Slot: 1}) })
+}

@@ -9,6 +9,11 @@ import "slices"
 // with the chosen value if known, else the highest-ballot value reported,
 // else a no-op that fills the hole.
 func (r *Replica) becomeLeader() {
+	// Paired with maybeLead: phase 1 is complete for this ballot, its own
+	// promise (asked for last) counted, and no promised value was lost.
+	assert(r.role == Candidate && popcount(r.cand.done) >= r.quorum && r.cand.done&(1<<r.self) != 0 &&
+		r.cand.askedSelf && r.commit >= r.cand.peerCommit && !r.cand.dropped && r.promised == r.ballot,
+		"replica %v: %v leads at %v without a complete phase 1 (promised %v)", r.id, r.role, r.ballot, r.promised)
 	r.role = Leader
 	r.step = stepLeader
 	r.tick = tickLeader
@@ -45,6 +50,8 @@ func (r *Replica) becomeLeader() {
 // entry to send. The leader's own acknowledgment is queued behind the
 // record, so its vote counts only once durable.
 func (r *Replica) proposeAt(n uint64, cmds [][]byte) Entry {
+	// Below the chosen prefix there is nothing left to propose into.
+	assert(r.role == Leader && n >= r.commit, "replica %v: %v proposes into slot %d, commit %d", r.id, r.role, n, r.commit)
 	e := Entry{Slot: n, Ballot: r.ballot, Cmds: cmds}
 	if r.acceptEntry(r.ballot, &e) {
 		if s := r.log.peek(n); s != nil {

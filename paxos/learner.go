@@ -207,6 +207,9 @@ func (r *Replica) handleSnapshot(m *Message) {
 // installSnapshot replaces everything below s.Slot with the snapshot, and
 // asks the host to reset its application state and rewrite its durable log.
 func (r *Replica) installSnapshot(s Snapshot) {
+	// Paired with handleSnapshot: only a snapshot beyond the chosen
+	// prefix is taken, so nothing chosen here is left out of it.
+	assert(s.Slot > r.commit, "replica %v: install snapshot at %d, commit is %d", r.id, s.Slot, r.commit)
 	r.snap = s
 	r.log.truncate(s.Slot)
 	r.commit = max(r.commit, s.Slot)
