@@ -121,7 +121,7 @@ func TestAssertInvariantsAfterEachCall(t *testing.T) {
 		}},
 		{"follower with candidate state", func(r *Replica) { r.cand.from = make([]uint64, 3) }},
 		{"follower with leader state", func(r *Replica) { r.nextSlot = 4 }},
-		{"follower with 1 commands for slots", func(r *Replica) { r.pending = [][]byte{nil} }},
+		{"follower with 1 commands for slots (at most", func(r *Replica) { r.pending = [][]byte{nil} }},
 	}
 	for _, c := range cases {
 		r := newTestReplica(t, 2)

@@ -260,31 +260,41 @@ func (r *Replica) stepMsg(m *Message) {
 }
 
 // checkInvariants asserts what holds between any two calls into the
-// replica, whatever it did in between.
+// replica, whatever it did in between. It runs on every call, so it tests
+// the conditions first and builds the assertions' arguments only if one
+// fails.
 func (r *Replica) checkInvariants() {
 	// The log starts at the snapshot; the applied prefix is inside the
 	// chosen one, which is inside the log: snapshot <= applied <= commit
 	// <= one past the last slot held.
-	assert(r.log.start == r.snap.Slot, "replica %v: log starts at %d, snapshot at %d", r.id, r.log.start, r.snap.Slot)
-	assert(r.log.start <= r.applied && r.applied <= r.commit && r.commit <= r.log.end(),
-		"replica %v: first slot %d, applied %d, commit %d, log end %d", r.id, r.log.start, r.applied, r.commit, r.log.end())
+	logAtSnap := r.log.start == r.snap.Slot
+	prefixes := r.log.start <= r.applied && r.applied <= r.commit && r.commit <= r.log.end()
 	// The next election's ballot goes above the promise as well as
 	// everything seen; maxSeen alone already covers the promise.
-	assert(!r.maxSeen.Less(r.promised), "replica %v: highest ballot seen %v below promised %v", r.id, r.maxSeen, r.promised)
+	seen := !r.maxSeen.Less(r.promised)
 	// A replica has its own ballot exactly while candidate or leader, and a
 	// leader's ballot is what it promised (any higher promise deposes it).
-	assert((r.role == Follower) == r.ballot.IsZero() && (r.role == Follower || r.ballot.Node == r.id),
-		"replica %v: %v with ballot %v", r.id, r.role, r.ballot)
-	assert(r.role != Leader || (r.leader == r.id && r.promised == r.ballot),
-		"replica %v: leader at %v believes %v leads, promised %v", r.id, r.ballot, r.leader, r.promised)
+	ownBallot := (r.role == Follower) == r.ballot.IsZero() && (r.role == Follower || r.ballot.Node == r.id)
+	leads := r.role != Leader || (r.leader == r.id && r.promised == r.ballot)
 	// Each role's state exists only in that role: the become* functions
 	// clear what the others left.
-	assert(r.role == Follower || !r.preVote.active, "replica %v: %v with a pre-vote round", r.id, r.role)
-	assert(r.role == Candidate || r.cand.from == nil, "replica %v: %v with candidate state", r.id, r.role)
-	assert(r.role == Leader || (r.active == 0 && r.nextSlot == 0 && !r.commitDirty),
-		"replica %v: %v with leader state", r.id, r.role)
-	assert(r.role != Follower || len(r.pending) == 0, "replica %v: follower with %d commands for slots", r.id, len(r.pending))
-	assert(len(r.pending) <= r.cfg.PendingCmdsMax, "replica %v: %d commands for slots, at most %d", r.id, len(r.pending), r.cfg.PendingCmdsMax)
+	preVote := r.role == Follower || !r.preVote.active
+	cand := r.role == Candidate || r.cand.from == nil
+	lead := r.role == Leader || (r.active == 0 && r.nextSlot == 0 && !r.commitDirty)
+	pending := (r.role != Follower || len(r.pending) == 0) && len(r.pending) <= r.cfg.PendingCmdsMax
+	if logAtSnap && prefixes && seen && ownBallot && leads && preVote && cand && lead && pending {
+		return
+	}
+	assert(logAtSnap, "replica %v: log starts at %d, snapshot at %d", r.id, r.log.start, r.snap.Slot)
+	assert(prefixes, "replica %v: first slot %d, applied %d, commit %d, log end %d",
+		r.id, r.log.start, r.applied, r.commit, r.log.end())
+	assert(seen, "replica %v: highest ballot seen %v below promised %v", r.id, r.maxSeen, r.promised)
+	assert(ownBallot, "replica %v: %v with ballot %v", r.id, r.role, r.ballot)
+	assert(leads, "replica %v: leader at %v believes %v leads, promised %v", r.id, r.ballot, r.leader, r.promised)
+	assert(preVote, "replica %v: %v with a pre-vote round", r.id, r.role)
+	assert(cand, "replica %v: %v with candidate state", r.id, r.role)
+	assert(lead, "replica %v: %v with leader state", r.id, r.role)
+	assert(pending, "replica %v: %v with %d commands for slots (at most %d)", r.id, r.role, len(r.pending), r.cfg.PendingCmdsMax)
 }
 
 // HasReady reports whether Ready has anything to hand out.
