@@ -42,7 +42,8 @@ type Snapshot struct {
 // Once it has written the records, a host may go on calling Step, Tick and
 // Propose while it waits for the sync (no HasReady or Ready until
 // Advance): what they cause goes into the next Ready, and Advance retires
-// only what this one handed out.
+// only what this one handed out. Breaking the pairing (HasReady or Ready
+// before Advance, Advance without Ready) panics.
 type Ready struct {
 	Records   []Record
 	Rewrite   bool
