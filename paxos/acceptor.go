@@ -1,16 +1,13 @@
 package paxos
 
-import "fmt"
-
 // The acceptor role: promises and acceptances. Every change here is
 // persisted (and synced) before the reply that vouches for it can leave,
 // because send only queues the reply behind the records (see Ready).
 
-// promise raises the promised ballot durably. Promises never go down.
+// promise raises the promised ballot durably. Promises never go down:
+// every caller refuses a ballot below its promise first.
 func (r *Replica) promise(b Ballot) {
-	if b.Less(r.promised) {
-		panic(fmt.Sprintf("paxos: replica %d: promise %v below promised %v", r.id, b, r.promised))
-	}
+	assert(!b.Less(r.promised), "replica %v: promise %v below promised %v", r.id, b, r.promised)
 	if b == r.promised {
 		return
 	}
@@ -44,10 +41,14 @@ func (r *Replica) handlePrepare(m *Message) {
 		if m.From != r.id {
 			if r.role != Follower {
 				r.becomeFollower(0)
+			} else {
+				// A follower stays one, but forgets its leader, drops its
+				// own pre-vote round (moot: it promised another) and gives
+				// the candidate time to finish.
+				r.leader = 0
+				r.preVote = preVoteState{}
+				r.electionElapsed = 0
 			}
-			r.leader = 0
-			r.preVote = preVoteState{} // promised another: our own round is moot
-			r.electionElapsed = 0      // give the candidate time to finish
 		}
 	}
 	reply := Message{Type: MsgPromise, To: m.From, Ballot: m.Ballot, Commit: r.commit}
@@ -113,6 +114,13 @@ func (r *Replica) acceptEntry(b Ballot, e *Entry) bool {
 		// one below it cannot gather a quorum. Acknowledge only the same.
 		return sameCmds(s.cmds, e.Cmds)
 	}
+	// A value is accepted only at the ballot promised (handleAccept
+	// promised it just now; a leader's ballot is its promise), and every
+	// accepted ballot is at most the promise, so an accepted ballot never
+	// goes down.
+	assert(b == r.promised, "replica %v: accept slot %d at %v, promised %v", r.id, e.Slot, b, r.promised)
+	assert(s.state == SlotEmpty || !b.Less(s.ballot),
+		"replica %v: slot %d accepted at %v goes down to %v", r.id, e.Slot, s.ballot, b)
 	s.state, s.ballot, s.cmds = SlotAccepted, b, e.Cmds
 	r.persist(Record{Type: RecAccept, Entry: Entry{Slot: e.Slot, Ballot: b, Cmds: e.Cmds}}, true)
 	return true

@@ -9,13 +9,17 @@ import "slices"
 // with the chosen value if known, else the highest-ballot value reported,
 // else a no-op that fills the hole.
 func (r *Replica) becomeLeader() {
+	// Paired with maybeLead: phase 1 is complete for this ballot, its own
+	// promise (asked for last) counted, and no promised value was lost.
+	assert(r.role == Candidate && popcount(r.cand.done) >= r.quorum && r.cand.done&(1<<r.self) != 0 &&
+		r.cand.askedSelf && r.commit >= r.cand.peerCommit && !r.cand.dropped && r.promised == r.ballot,
+		"replica %v: %v leads at %v without a complete phase 1 (promised %v)", r.id, r.role, r.ballot, r.promised)
 	r.role = Leader
 	r.step = stepLeader
 	r.tick = tickLeader
 	r.leader = r.id
 	r.backoffAttempts = 0
-	r.active = 0
-	r.heartbeatElapsed, r.resendElapsed, r.quorumElapsed = 0, 0, 0
+	r.resetLeaderState()
 	end := r.commit
 	if last, ok := r.cand.best.lastNonEmpty(); ok {
 		end = max(end, last+1)
@@ -46,6 +50,8 @@ func (r *Replica) becomeLeader() {
 // entry to send. The leader's own acknowledgment is queued behind the
 // record, so its vote counts only once durable.
 func (r *Replica) proposeAt(n uint64, cmds [][]byte) Entry {
+	// Below the chosen prefix there is nothing left to propose into.
+	assert(r.role == Leader && n >= r.commit, "replica %v: %v proposes into slot %d, commit %d", r.id, r.role, n, r.commit)
 	e := Entry{Slot: n, Ballot: r.ballot, Cmds: cmds}
 	if r.acceptEntry(r.ballot, &e) {
 		if s := r.log.peek(n); s != nil {
@@ -133,7 +139,7 @@ func stepLeader(r *Replica, m *Message) {
 	case MsgForward:
 		if len(m.Entries) == 1 {
 			for _, c := range m.Entries[0].Cmds {
-				_ = r.Propose(c) // a full queue drops it; the client retries
+				_ = r.propose(c) // a full queue drops it; the client retries
 			}
 		}
 	}
@@ -159,7 +165,7 @@ func (r *Replica) handleAccepted(m *Message) {
 		}
 		s.acks |= bit
 		if popcount(s.acks) >= r.quorum {
-			r.choose(n, s)
+			r.choose(n, s, r.ballot)
 		}
 	}
 	r.advanceCommit()

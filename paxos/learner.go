@@ -5,15 +5,20 @@ import "fmt"
 // The learner role: knowing which slots are chosen, catching up on missed
 // decisions, and installing snapshots.
 
-// choose marks an accepted slot chosen at its accepted ballot. The record
-// need not be synced: losing it only means learning the slot again.
-func (r *Replica) choose(n uint64, s *slot) {
+// choose marks slot n chosen: a quorum accepted its value at ballot b. The
+// record need not be synced: losing it only means learning the slot again.
+func (r *Replica) choose(n uint64, s *slot, b Ballot) {
+	// Paired with the callers' checks: this replica holds the value
+	// accepted at b, so what it marks chosen is the value chosen at b.
+	assert(s.state == SlotAccepted && s.ballot == b,
+		"replica %v: slot %d chosen at %v but held %v at %v", r.id, n, b, s.state, s.ballot)
 	s.state = SlotChosen
 	s.acks = 0
 	r.persist(Record{Type: RecChosen, Entry: Entry{Slot: n, Ballot: s.ballot}}, false)
 }
 
-// advanceCommit moves the chosen prefix over every chosen slot.
+// advanceCommit moves the chosen prefix over every chosen slot. Ready
+// asserts the other half: every slot it hands out to apply is chosen.
 func (r *Replica) advanceCommit() {
 	before := r.commit
 	for {
@@ -40,7 +45,7 @@ func (r *Replica) learnCommit(b Ballot, c uint64, from ID) {
 			break
 		}
 		if s.state == SlotAccepted && s.ballot == b {
-			r.choose(n, s)
+			r.choose(n, s, b)
 		}
 	}
 	r.advanceCommit()
@@ -209,17 +214,15 @@ func (r *Replica) handleSnapshot(m *Message) {
 // installSnapshot replaces everything below s.Slot with the snapshot, and
 // asks the host to reset its application state and rewrite its durable log.
 func (r *Replica) installSnapshot(s Snapshot) {
+	// Paired with handleSnapshot: only a snapshot beyond the chosen
+	// prefix is taken, so nothing chosen here is left out of it.
+	assert(s.Slot > r.commit, "replica %v: install snapshot at %d, commit is %d", r.id, s.Slot, r.commit)
 	r.snap = s
 	r.log.truncate(s.Slot)
 	r.commit = max(r.commit, s.Slot)
 	r.applied = s.Slot
-	// A copy: a Ready that handed out an earlier snapshot must keep
-	// pointing at it even if another is installed before its Advance.
-	out := s
-	r.snapOut = &out
-	r.rewrite = true
-	r.snapSeq++
-	r.rewriteSeq++
+	r.out.offerSnapshot(s)
+	r.out.requestRewrite()
 	r.catchupWanted = false
 	r.advanceCommit()
 	if r.role == Candidate {

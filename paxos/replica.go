@@ -42,7 +42,8 @@ type Snapshot struct {
 // Once it has written the records, a host may go on calling Step, Tick and
 // Propose while it waits for the sync (no HasReady or Ready until
 // Advance): what they cause goes into the next Ready, and Advance retires
-// only what this one handed out.
+// only what this one handed out. Breaking the pairing (HasReady or Ready
+// before Advance, Advance without Ready) panics.
 type Ready struct {
 	Records   []Record
 	Rewrite   bool
@@ -95,31 +96,15 @@ type Replica struct {
 	catchupFrom    ID // the peer last asked for catch-up
 	snapIn         snapshotIn
 
-	// Ready state.
-	records      []Record
-	rewrite      bool
-	sync         bool
-	msgs         []Message
-	forward      [][]byte
-	commitDirty  bool
-	snapOut      *Snapshot
-	afterPersist []Message // messages to self, stepped once the records are durable
-	committed    []Entry   // Ready.Committed's buffer, reused after Advance
-	readyCommit  uint64
-	// Each request for a sync, rewrite or snapshot install bumps its
-	// counter; handed is what the last Ready took, so Advance retires that
-	// and keeps whatever came after it.
-	syncSeq, rewriteSeq, snapSeq uint64
-	handed                       handedOut
+	// Proposer queues flushed when the host asks for Ready.
+	forward     [][]byte // follower: commands to forward to the leader
+	commitDirty bool     // leader: the commit advanced, announce it
+
+	// What waits for the host: see outbox.
+	out outbox
 
 	conflicts uint64 // claims that a chosen slot holds another value
 	conflict  string // the first of them, described
-}
-
-// handedOut is what one Ready handed to the host.
-type handedOut struct {
-	records, msgs, self          int
-	syncSeq, rewriteSeq, snapSeq uint64
 }
 
 // New builds a replica with empty durable state. Use Restore to rebuild one
@@ -136,6 +121,7 @@ func New(cfg Config) (*Replica, error) {
 	}
 	r.becomeFollower(0)
 	r.leadFirst()
+	r.checkInvariants()
 	return r, nil
 }
 
@@ -163,13 +149,12 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 	r.advanceCommit()
 	r.applied = r.log.start
 	if r.snap.Data != nil || r.snap.Slot > 0 {
-		s := r.snap
-		r.snapOut = &s
-		r.snapSeq++
+		r.out.offerSnapshot(r.snap)
 	}
 	r.maxSeen = r.promised
 	r.becomeFollower(0)
 	r.leadFirst()
+	r.checkInvariants()
 	return r, nil
 }
 
@@ -209,6 +194,12 @@ func (r *Replica) replay(rec *Record) error {
 // Propose hands a client command to the replica. A leader queues it for the
 // next slot; another replica forwards it to the leader it knows.
 func (r *Replica) Propose(cmd []byte) error {
+	err := r.propose(cmd)
+	r.checkInvariants()
+	return err
+}
+
+func (r *Replica) propose(cmd []byte) error {
 	switch r.role {
 	case Leader, Candidate:
 		if len(r.pending) >= r.cfg.PendingCmdsMax {
@@ -231,6 +222,7 @@ func (r *Replica) Propose(cmd []byte) error {
 func (r *Replica) Tick() {
 	r.tick(r)
 	r.tickCatchup()
+	r.checkInvariants()
 }
 
 // Step hands the replica one message from a peer. Messages not addressed to
@@ -240,6 +232,7 @@ func (r *Replica) Step(m *Message) {
 		return
 	}
 	r.stepMsg(m)
+	r.checkInvariants()
 }
 
 func (r *Replica) stepMsg(m *Message) {
@@ -268,72 +261,73 @@ func (r *Replica) stepMsg(m *Message) {
 	}
 }
 
+// checkInvariants asserts what holds between any two calls into the
+// replica, whatever it did in between. It runs on every call, so it tests
+// the conditions first and builds the assertions' arguments only if one
+// fails.
+func (r *Replica) checkInvariants() {
+	// The log starts at the snapshot; the applied prefix is inside the
+	// chosen one, which is inside the log: snapshot <= applied <= commit
+	// <= one past the last slot held.
+	logAtSnap := r.log.start == r.snap.Slot
+	prefixes := r.log.start <= r.applied && r.applied <= r.commit && r.commit <= r.log.end()
+	// The next election's ballot goes above the promise as well as
+	// everything seen; maxSeen alone already covers the promise.
+	seen := !r.maxSeen.Less(r.promised)
+	// A replica has its own ballot exactly while candidate or leader, and a
+	// leader's ballot is what it promised (any higher promise deposes it).
+	ownBallot := (r.role == Follower) == r.ballot.IsZero() && (r.role == Follower || r.ballot.Node == r.id)
+	leads := r.role != Leader || (r.leader == r.id && r.promised == r.ballot)
+	// Each role's state exists only in that role: the become* functions
+	// clear what the others left.
+	preVote := r.role == Follower || !r.preVote.active
+	cand := r.role == Candidate || r.cand.from == nil
+	lead := r.role == Leader || (r.active == 0 && r.nextSlot == 0 && !r.commitDirty)
+	pending := (r.role != Follower || len(r.pending) == 0) && len(r.pending) <= r.cfg.PendingCmdsMax
+	if logAtSnap && prefixes && seen && ownBallot && leads && preVote && cand && lead && pending {
+		return
+	}
+	assert(logAtSnap, "replica %v: log starts at %d, snapshot at %d", r.id, r.log.start, r.snap.Slot)
+	assert(prefixes, "replica %v: first slot %d, applied %d, commit %d, log end %d",
+		r.id, r.log.start, r.applied, r.commit, r.log.end())
+	assert(seen, "replica %v: highest ballot seen %v below promised %v", r.id, r.maxSeen, r.promised)
+	assert(ownBallot, "replica %v: %v with ballot %v", r.id, r.role, r.ballot)
+	assert(leads, "replica %v: leader at %v believes %v leads, promised %v", r.id, r.ballot, r.leader, r.promised)
+	assert(preVote, "replica %v: %v with a pre-vote round", r.id, r.role)
+	assert(cand, "replica %v: %v with candidate state", r.id, r.role)
+	assert(lead, "replica %v: %v with leader state", r.id, r.role)
+	assert(pending, "replica %v: %v with %d commands for slots (at most %d)", r.id, r.role, len(r.pending), r.cfg.PendingCmdsMax)
+}
+
 // HasReady reports whether Ready has anything to hand out.
 func (r *Replica) HasReady() bool {
+	// The contract (see Ready): no HasReady or Ready until Advance.
+	assert(!r.out.outstanding, "HasReady called between Ready and Advance")
 	r.flush()
-	return len(r.records) > 0 || r.rewrite || len(r.msgs) > 0 || r.snapOut != nil ||
-		r.commit > r.applied || len(r.afterPersist) > 0
+	r.checkInvariants()
+	return r.out.hasWork() || r.commit > r.applied
 }
 
 // Ready returns the pending work; see the Ready type for what the host does.
 func (r *Replica) Ready() Ready {
 	r.flush()
-	rd := Ready{
-		Records:  r.records,
-		Rewrite:  r.rewrite,
-		Sync:     r.sync || r.rewrite,
-		Messages: r.msgs,
-		Snapshot: r.snapOut,
-	}
-	r.readyCommit = r.commit
-	r.handed = handedOut{records: len(r.records), msgs: len(r.msgs), self: len(r.afterPersist),
-		syncSeq: r.syncSeq, rewriteSeq: r.rewriteSeq, snapSeq: r.snapSeq}
-	if r.commit > r.applied {
-		c := r.committed[:0]
-		for n := r.applied; n < r.commit; n++ {
-			s := r.log.peek(n)
-			c = append(c, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
-		}
-		rd.Committed, r.committed = c, c
-	}
-	return rd
+	r.checkInvariants()
+	return r.out.take(&r.log, r.applied, r.commit)
 }
 
 // Advance tells the replica the host did everything the last Ready asked.
 // Messages to itself (its own promise or acceptance) count only now, after
 // the records that back them are durable.
 func (r *Replica) Advance() {
-	if r.readyCommit > r.applied {
-		r.applied = r.readyCommit
-	}
-	h := r.handed
-	r.handed = handedOut{}
-	r.records = retire(r.records, h.records)
-	r.msgs = retire(r.msgs, h.msgs)
-	clear(r.committed)
-	r.committed = r.committed[:0]
-	// A flag stays up if it was raised again after the Ready.
-	r.sync = r.syncSeq != h.syncSeq
-	r.rewrite = r.rewriteSeq != h.rewriteSeq
-	if r.snapSeq == h.snapSeq {
-		r.snapOut = nil
-	}
-	self := r.afterPersist[:h.self:h.self]
-	r.afterPersist = append([]Message(nil), r.afterPersist[h.self:]...)
-	if len(r.afterPersist) == 0 {
-		r.afterPersist = nil
-	}
+	commit, self := r.out.retire()
+	// The chosen prefix never goes down, so what the Ready handed out to
+	// apply is still below it.
+	assert(commit <= r.commit, "Advance: Ready handed out up to %d, commit is %d", commit, r.commit)
+	r.applied = max(r.applied, commit)
 	for i := range self {
 		r.stepMsg(&self[i])
 	}
-}
-
-// retire drops the first n elements of s, keeping the rest (and the
-// backing array) for the next Ready.
-func retire[T any](s []T, n int) []T {
-	k := copy(s, s[n:])
-	clear(s[k:])
-	return s[:k]
+	r.checkInvariants()
 }
 
 // Compact tells the replica the application's state after applying every
@@ -348,8 +342,8 @@ func (r *Replica) Compact(slot uint64, data []byte) error {
 	}
 	r.snap = Snapshot{Slot: slot, Data: data}
 	r.log.truncate(slot)
-	r.rewrite = true
-	r.rewriteSeq++
+	r.out.requestRewrite()
+	r.checkInvariants()
 	return nil
 }
 
@@ -376,23 +370,17 @@ func (r *Replica) DurableState() []Record {
 
 // persist queues a record; sync says it vouches for a promise or acceptance
 // and must be durable before any message leaves.
-func (r *Replica) persist(rec Record, sync bool) {
-	r.records = append(r.records, rec)
-	if sync {
-		r.sync = true
-		r.syncSeq++
-	}
-}
+func (r *Replica) persist(rec Record, sync bool) { r.out.persist(rec, sync) }
 
 // send queues a message. A message to itself waits until the records queued
 // so far are durable (see Advance).
 func (r *Replica) send(m Message) {
 	m.From = r.id
 	if m.To == r.id {
-		r.afterPersist = append(r.afterPersist, m)
+		r.out.sendSelf(m)
 		return
 	}
-	r.msgs = append(r.msgs, m)
+	r.out.send(m)
 }
 
 func (r *Replica) peerIndex(id ID) int {
@@ -407,12 +395,17 @@ func (r *Replica) peerIndex(id ID) int {
 // flush turns queued commands into slots (leader) or a forward (follower),
 // and announces an advanced commit. It runs when the host asks for Ready, so
 // everything that arrived in one step is batched together.
+//
+// Forwards still queued when the replica is not a follower at flush time
+// are dropped here, not in becomeCandidate: a candidate that falls back to
+// follower before the next flush still forwards them.
 func (r *Replica) flush() {
 	switch {
 	case r.role == Leader:
 		r.proposePending()
 		if r.commitDirty {
 			r.broadcastCommit()
+			r.commitDirty = false
 		}
 	case len(r.forward) > 0 && r.leader != 0 && r.leader != r.id:
 		r.sendForwards()
@@ -420,7 +413,6 @@ func (r *Replica) flush() {
 	if r.role != Follower {
 		r.forward = nil
 	}
-	r.commitDirty = false
 }
 
 // sendForwards hands queued commands to the leader, as many messages as it

@@ -2,6 +2,11 @@ package paxos
 
 // Role changes swap the step and tick functions, so role-specific handling
 // lives in one place per role instead of in scattered "if leader" checks.
+// The become* functions are the only places that clear another role's
+// state (votes gathered, candidate and leader state, timers), so no role
+// starts with what an earlier one left behind. What a role does to its own
+// state while it keeps the role (a follower hearing its leader, a leader
+// starting a new check-quorum window) stays with that role's handlers.
 
 // becomeFollower steps down (or starts) as a follower of leader (0 if not
 // known). Commands queued for slots are handed to the forward queue, so a
@@ -19,8 +24,19 @@ func (r *Replica) becomeFollower(leader ID) {
 	r.ballot = Ballot{}
 	r.cand = candidateState{}
 	r.preVote = preVoteState{}
+	r.resetLeaderState()
 	r.electionElapsed = 0
 	r.resetElectionTimeout()
+}
+
+// resetLeaderState clears what only a leader uses; becomeFollower and
+// becomeLeader call it so that a leader never starts with, and a follower
+// never keeps, an earlier term's window, pipeline or timers.
+func (r *Replica) resetLeaderState() {
+	r.active = 0
+	r.nextSlot = 0
+	r.commitDirty = false
+	r.heartbeatElapsed, r.resendElapsed, r.quorumElapsed = 0, 0, 0
 }
 
 // resetElectionTimeout draws the next timeout: uniform in [E, 2E), plus a
@@ -155,7 +171,9 @@ type candidateState struct {
 	dropped    bool     // a promised value was beyond LogSlotsMax: do not lead
 }
 
-func (r *Replica) startElection() {
+// becomeCandidate starts phase 1 afresh (also from an earlier candidacy
+// that timed out) at a ballot above every one seen, from the chosen prefix.
+func (r *Replica) becomeCandidate() {
 	r.preVote = preVoteState{}
 	r.role = Candidate
 	r.step = stepCandidate
@@ -166,11 +184,19 @@ func (r *Replica) startElection() {
 	r.leader = 0
 	r.cand = candidateState{base: r.commit, from: make([]uint64, len(r.cfg.Peers))}
 	r.cand.best.start = r.commit
+	for i := range r.cand.from {
+		r.cand.from[i] = r.commit
+	}
 	r.electionElapsed = 0
 	r.resendElapsed = 0
 	r.resetElectionTimeout()
-	for i, p := range r.cfg.Peers {
-		r.cand.from[i] = r.commit
+}
+
+// startElection becomes a candidate and asks every other replica for its
+// promise (its own is asked for once the others could make a quorum).
+func (r *Replica) startElection() {
+	r.becomeCandidate()
+	for _, p := range r.cfg.Peers {
 		if p != r.id {
 			r.sendPrepare(p, r.commit)
 		}
