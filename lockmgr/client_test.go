@@ -50,7 +50,9 @@ func TestClientNotesQueued(t *testing.T) {
 	if c.Queued() {
 		t.Fatal("Queued after Abandon")
 	}
-	seq, _ = c.Start(OpTryLock, "k")
+	if _, err := c.Start(OpTryLock, "k"); err != nil {
+		t.Fatal(err)
+	}
 	if c.Queued() {
 		t.Fatal("a new operation starts Queued")
 	}

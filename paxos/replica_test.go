@@ -422,7 +422,7 @@ func TestLeaderWaitsForOwnPromise(t *testing.T) {
 	if r.Role() == Leader {
 		t.Fatal("leader before its own promise was durable")
 	}
-	rd = r.Ready()
+	r.Ready()
 	r.Advance() // the self-promise is durable now and counts
 	if r.Role() != Leader {
 		t.Fatalf("role %v after its own promise counted", r.Role())
