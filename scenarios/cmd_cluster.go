@@ -32,8 +32,9 @@ func fileSimConfig() sim.Config {
 // network's drop=, dup=, corrupt=, latency=(min, max), tail=(p, max),
 // reorder=(p, max extra), inflight=, the disk's torn= (the chance a crash
 // leaves a torn write), drift=(factor per replica), and the replicas'
-// snapshot= (compact every this many slots, default 64) and batch= (the
-// most commands in one slot).
+// snapshot= (compact every this many slots, default 64), batch= (the
+// most commands in one slot) and group-commit=true (a replica's host syncs
+// once per tick for every packet since, as on UDP).
 //
 // Example:
 //
@@ -61,6 +62,7 @@ func (s *script) cmdCluster(a *args, pos string) error {
 	think := a.dur("think", 0)
 	snapshot := a.num("snapshot", 0, 1, 1<<20)
 	batch := a.num("batch", 0, 1, 4096)
+	groupCommit := a.boolean("group-commit", false)
 	cfg := fileSimConfig()
 	a.netKnobs(&cfg.Net)
 	cfg.DiskTornProb = a.prob("torn", cfg.DiskTornProb)
@@ -77,7 +79,7 @@ func (s *script) cmdCluster(a *args, pos string) error {
 		return err
 	}
 	scn := Scenario{Seed: seed, Replicas: n, Sim: cfg, Drift: drift, TickNs: tick, ClientTickNs: clientTick, ThinkNs: think,
-		SnapshotSlots: uint64(snapshot), BatchCmdsMax: batch,
+		SnapshotSlots: uint64(snapshot), BatchCmdsMax: batch, GroupCommit: groupCommit,
 		Clients: make([]ClientScript, clients), LivenessNs: 1}
 	c, err := NewCluster(scn)
 	if err != nil {

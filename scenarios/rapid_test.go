@@ -53,6 +53,7 @@ func ScheduleGen(maxSteps int) *rapid.Generator[Schedule] {
 			// Shrinks towards the default interval; small ones make
 			// replicas compact and ship snapshots within a few steps.
 			SnapshotSlots: rapid.SampledFrom([]int{0, 4, 8}).Draw(t, "snapshot"),
+			GroupCommit:   rapid.Bool().Draw(t, "group-commit"),
 		}
 		s.Steps = rapid.SliceOfN(stepGen(s.Replicas, s.Clients), 1, maxSteps).Draw(t, "steps")
 		return s

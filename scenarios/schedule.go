@@ -25,6 +25,7 @@ type Schedule struct {
 	// default, 64). Small values bring compaction and snapshot transfer
 	// within reach of a short schedule.
 	SnapshotSlots int
+	GroupCommit   bool // the replicas' hosts group-commit, as on UDP
 	Steps         []Step
 }
 
@@ -70,6 +71,9 @@ func (s *Schedule) Render() string {
 	if s.SnapshotSlots > 0 {
 		snap = fmt.Sprintf(" snapshot=%d", s.SnapshotSlots)
 	}
+	if s.GroupCommit {
+		snap += " group-commit=true"
+	}
 	fmt.Fprintf(&b, "cluster replicas=%d clients=%d seed=1 latency=(200us, 200us)%s\n----\n\n", s.Replicas, s.Clients, snap)
 	b.WriteString("# Boot: every process has started.\ntick\n----\n\n")
 	down, paused := map[int]bool{}, map[int]bool{}
@@ -91,9 +95,16 @@ func (s *Schedule) Render() string {
 	for c := 1; c <= s.Clients; c++ {
 		fmt.Fprintf(&b, "unlock c=%d k=a wait=false\n----\n\nunlock c=%d k=b wait=false\n----\n\n", c, c)
 	}
-	b.WriteString("stabilize\n----\n\ncheck\n----\n")
+	// Healed, the group must serve everything within a bound: a new
+	// leader, a client's longest retry, a queue of the schedule's few
+	// operations (ScheduleIdleBound).
+	fmt.Fprintf(&b, "idle max=%s\n----\n\nstabilize\n----\n\ncheck\n----\n", fmtDur(ScheduleIdleBoundNs))
 	return b.String()
 }
+
+// ScheduleIdleBoundNs: once a schedule's faults are healed, every client
+// must be done within this long.
+const ScheduleIdleBoundNs = 3_000_000_000
 
 // RunSchedule renders s as a scenario file and runs it. It fails if a
 // checker failed (agreement, fencing, durability, linearizability, state
@@ -104,6 +115,9 @@ func RunSchedule(s *Schedule) (transcript string, failure error) {
 	text := s.Render()
 	sc := newScript()
 	transcript, _, err := runTranscript("schedule", text, sc.exec)
+	if err != nil && strings.Contains(err.Error(), "idle: still busy") {
+		return transcript, fmt.Errorf("%s: %w", FailLiveness, err)
+	}
 	if err != nil {
 		return transcript, fmt.Errorf("schedule did not run (a bug in Render): %w", err)
 	}
