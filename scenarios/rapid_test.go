@@ -76,9 +76,11 @@ func stepGen(replicas, clients int) *rapid.Generator[Step] {
 			// deadlock each other (a holder's own Lock is re-entrant);
 			// "b" sees TryLock and Unlock.
 			st.A = rapid.IntRange(1, clients).Draw(t, "client")
-			st.Op = rapid.SampledFrom([]lockmgr.Op{lockmgr.OpLock, lockmgr.OpUnlock, lockmgr.OpLock, lockmgr.OpTryLock}).Draw(t, "op")
+			st.Op = rapid.SampledFrom([]lockmgr.Op{lockmgr.OpLock, lockmgr.OpUnlock, lockmgr.OpLock, lockmgr.OpTryLock, lockmgr.OpRead}).Draw(t, "op")
 			st.Name = "a"
-			if st.Op != lockmgr.OpLock {
+			if st.Op == lockmgr.OpRead {
+				st.Name = ""
+			} else if st.Op != lockmgr.OpLock {
 				st.Name = rapid.SampledFrom([]string{"a", "b"}).Draw(t, "name")
 			}
 		case StepWorkload:

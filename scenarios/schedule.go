@@ -142,6 +142,9 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 	case StepRun:
 		return fmt.Sprintf("run for=%dms", st.Ms)
 	case StepOp:
+		if !st.Op.Named() {
+			return fmt.Sprintf("%s c=%d wait=false", st.Op, st.A)
+		}
 		return fmt.Sprintf("%s c=%d k=%s wait=false", st.Op, st.A, st.Name)
 	case StepWorkload:
 		return fmt.Sprintf("workload c=%d k=%s pairs=%d wait=false", st.A, st.Name, max(1, st.Ms))
