@@ -62,6 +62,9 @@ func ExportScenario(scn *Scenario, res *Result) string {
 	if scn.BatchCmdsMax > 0 {
 		fmt.Fprintf(&b, " batch=%d", scn.BatchCmdsMax)
 	}
+	if scn.PatienceNs > 0 {
+		fmt.Fprintf(&b, " patience=%s", fmtDur(scn.PatienceNs))
+	}
 	if scn.WaitBoundNs > 0 {
 		fmt.Fprintf(&b, " wait-bound=%s", fmtDur(scn.WaitBoundNs))
 	}
@@ -207,6 +210,7 @@ func parseReplay(a *args, input string) (*Scenario, error) {
 	scn.SnapshotSlots = uint64(a.num("snapshot", 0, 1, 1<<20))
 	scn.BatchCmdsMax = a.num("batch", 0, 1, 4096)
 	scn.WaitBoundNs = a.dur("wait-bound", 0)
+	scn.PatienceNs = a.dur("patience", 0)
 	if err := a.done(); err != nil {
 		return nil, err
 	}

@@ -122,6 +122,9 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if corners.IntN(4) == 0 {
 		s.BatchCmdsMax = 1
 	}
+	if corners.IntN(4) == 0 {
+		s.PatienceNs = int64(20_000_000 + corners.IntN(300_000_000))
+	}
 	switch x := corners.IntN(10); {
 	case s.Replicas >= 3 && r.FaultsPerSecMax > 0 && x < 2:
 		// A majority always connected: every request must then be

@@ -121,7 +121,7 @@ func newRunner(scn *Scenario, opt Options) *runner {
 		r.peers = append(r.peers, paxos.ID(i))
 	}
 	r.host = simhost.Config{Peers: r.peers, TickNs: scn.TickNs, ClientTickNs: scn.ClientTickNs,
-		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, SnapshotSlots: scn.SnapshotSlots, BatchCmdsMax: scn.BatchCmdsMax,
+		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, PatienceNs: scn.PatienceNs, SnapshotSlots: scn.SnapshotSlots, BatchCmdsMax: scn.BatchCmdsMax,
 		HashEvery: check.StateHashEvery}
 	return r
 }
@@ -191,6 +191,7 @@ func (r *runner) StateHash(id paxos.ID, applied, hash uint64) { r.checks.StateHa
 
 func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
 	r.checks.Applied(id, slot, c, res, grants)
+	r.hist.Applied(r.w.Now(), c, grants)
 	if r.onApply != nil {
 		r.onApply(id, slot, c, res, grants)
 	}
@@ -204,6 +205,11 @@ func (r *runner) Invoked(client int, nowNs int64, op lockmgr.Op, name string) in
 }
 
 func (r *runner) Queued(client, h int, nowNs int64) { r.live.Queued(nowNs, h) }
+
+func (r *runner) Abandoned(client, h int, seq uint64, nowNs int64) {
+	r.hist.Abandon(h, seq)
+	r.checks.Answered(h, lockmgr.ClientID(client+1), lockmgr.Completion{})
+}
 
 func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
 	r.hist.Return(h, nowNs, c.Result)

@@ -39,6 +39,9 @@ type Scenario struct {
 	ClientTickNs int64
 	Clients      []ClientScript
 	ThinkNs      int64 // a client waits up to this long between operations
+	// PatienceNs: a client gives up a Lock queued this long and goes on
+	// (its next request withdraws the wait); 0: clients wait forever.
+	PatienceNs int64
 	// GroupCommit makes the replicas' hosts deliver every packet that
 	// arrives between two ticks and drive the node once, at the tick, as
 	// the UDP host does (many records, one sync). Off, each packet is

@@ -23,9 +23,11 @@ type Client struct {
 	idx        int // 0-based; the session's client id is idx+1
 	rec        Recorder
 	cl         *lockmgr.Client
-	queue      []Op // operations still to issue, in order
-	cur        int  // handle of the outstanding operation, -1 if none
-	queued     bool // the outstanding operation was answered Queued (reported once)
+	queue      []Op   // operations still to issue, in order
+	cur        int    // handle of the outstanding operation, -1 if none
+	queued     bool   // the outstanding operation was answered Queued (reported once)
+	queuedAt   int64  // the tick it was
+	seq        uint64 // the outstanding operation's sequence number
 	thinkUntil int64
 	rng        *rand.Rand
 	ticks      int64
@@ -77,13 +79,22 @@ func (p *Client) Tick(env sim.Env) {
 		return
 	}
 	p.catchUp(env)
+	if p.cur >= 0 && p.queued && p.cfg.PatienceNs > 0 && p.ticks >= p.queuedAt+p.patienceTicks() {
+		// Out of patience: stop waiting (the next request withdraws the
+		// wait in the group) and go on with the script.
+		p.cl.Abandon()
+		p.rec.Abandoned(p.idx, p.cur, p.seq, env.Now())
+		p.cur, p.queued = -1, false
+	}
 	if !p.cl.Busy() && len(p.queue) > 0 && p.ticks >= p.thinkUntil {
 		op := p.queue[0]
 		p.queue = p.queue[1:]
-		if _, err := p.cl.Start(op.Op, op.Name); err != nil {
+		seq, err := p.cl.Start(op.Op, op.Name)
+		if err != nil {
 			p.rec.Broken(BrokenClient, err.Error())
 			return
 		}
+		p.seq = seq
 		p.cur = p.rec.Invoked(p.idx, env.Now(), op.Op, op.Name)
 	}
 	p.flush(env)
@@ -112,6 +123,9 @@ func (p *Client) sleep(env sim.Env) {
 	if !p.cl.Busy() && len(p.queue) > 0 {
 		p.wake = min(p.wake, max(p.ticks+1, p.thinkUntil))
 	}
+	if p.cur >= 0 && p.queued && p.cfg.PatienceNs > 0 {
+		p.wake = min(p.wake, max(p.ticks+1, p.queuedAt+p.patienceTicks()))
+	}
 	env.WakeAtTick(p.wake)
 }
 
@@ -122,7 +136,7 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 	p.catchUp(env)
 	c, ok := p.cl.Receive(data)
 	if !ok && p.cur >= 0 && !p.queued && p.cl.Queued() {
-		p.queued = true
+		p.queued, p.queuedAt = true, p.ticks
 		p.rec.Queued(p.idx, p.cur, env.Now())
 	}
 	if ok && p.cur >= 0 {
@@ -139,6 +153,8 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 	p.flush(env)
 	p.sleep(env)
 }
+
+func (p *Client) patienceTicks() int64 { return max(1, p.cfg.PatienceNs/p.cfg.ClientTick()) }
 
 func (p *Client) flush(env sim.Env) { p.send(env, p.cl.Outbox()) }
 

@@ -34,8 +34,11 @@ type Config struct {
 	// between two ticks and drive its node once, at the tick, as the UDP
 	// host does (many records, one sync). Off, each packet is driven on
 	// arrival.
-	GroupCommit   bool
-	ThinkNs       int64  // a client waits up to this long between operations
+	GroupCommit bool
+	ThinkNs     int64 // a client waits up to this long between operations
+	// PatienceNs: a client gives up a Lock that has been queued this long
+	// and goes on with its script (0: it waits as long as it takes).
+	PatienceNs    int64
 	SnapshotSlots uint64 // compact every this many slots; 0: DefaultSnapshotSlots
 	// BatchCmdsMax: commands per slot at most; 0: the replica default.
 	// One command per slot keeps many slots open at once under load.

@@ -37,6 +37,9 @@ type Recorder interface {
 	// Queued: the operation (a Lock) was answered Queued: it waits for
 	// the lock to come free.
 	Queued(client, handle int, nowNs int64)
+	// Abandoned: the client gave up waiting for a queued Lock (its
+	// patience ran out) and moves on; the outcome is unknown to it.
+	Abandoned(client, handle int, seq uint64, nowNs int64)
 	// Returned: the operation got its final answer.
 	Returned(client, handle int, nowNs int64, c lockmgr.Completion)
 

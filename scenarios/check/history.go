@@ -11,7 +11,20 @@ import (
 
 // History records client operations in virtual time, for porcupine.
 type History struct {
-	ops []porcupine.Operation
+	ops       []porcupine.Operation
+	abandoned map[reqKey]int     // Locks clients gave up waiting for (see Abandon) -> op
+	granted   map[reqKey]grantAt // every grant to a queued Lock, when first applied
+	waiting   map[int]reqKey     // by client: its abandoned Lock still open
+}
+
+type reqKey struct {
+	client lockmgr.ClientID
+	seq    uint64
+}
+
+type grantAt struct {
+	token uint64
+	atNs  int64
 }
 
 // Call records the start of an operation by client (0-based; its id is
@@ -33,8 +46,63 @@ func (h *History) Return(i int, nowNs int64, r lockmgr.Result) {
 	if r.Status == lockmgr.Stale {
 		return
 	}
+
 	h.ops[i].Output = Output{Status: r.Status, Token: r.Token, Holder: r.Holder}
 	h.ops[i].Return = nowNs
+}
+
+// Abandon records that the client stopped waiting for operation i, a
+// queued Lock numbered seq. The client never learns its outcome, but the
+// log decides it: granted (when an Unlock hands it the lock) or withdrawn
+// (when the client's next request is applied first). Applied reads that
+// from the commands replicas apply; a grant applied before the client
+// gave up is already known.
+func (h *History) Abandon(i int, seq uint64) {
+	k := reqKey{lockmgr.ClientID(h.ops[i].ClientId + 1), seq}
+	if g, ok := h.granted[k]; ok {
+		h.ops[i].Output = Output{Status: lockmgr.Granted, Token: g.token}
+		h.ops[i].Return = max(g.atNs, h.ops[i].Call)
+		return
+	}
+	if h.abandoned == nil {
+		h.abandoned, h.waiting = map[reqKey]int{}, map[int]reqKey{}
+	}
+	h.abandoned[k] = i
+	h.waiting[h.ops[i].ClientId] = k
+}
+
+// Applied: a replica applied command c, granting grants, at nowNs (only
+// the first replica to apply a command matters here). A grant to an
+// abandoned Lock ends it, granted; the client's next request, applied
+// first, ends it withdrawn. A read withdraws nothing: it leaves the
+// client's other requests alone.
+func (h *History) Applied(nowNs int64, c lockmgr.Command, grants []lockmgr.Grant) {
+	for _, g := range grants {
+		k := reqKey{g.Client, g.Seq}
+		if _, seen := h.granted[k]; seen {
+			continue
+		}
+		if h.granted == nil {
+			h.granted = map[reqKey]grantAt{}
+		}
+		h.granted[k] = grantAt{token: g.Token, atNs: nowNs}
+		if i, ok := h.abandoned[k]; ok {
+			h.ops[i].Output = Output{Status: lockmgr.Granted, Token: g.Token}
+			h.ops[i].Return = nowNs
+			delete(h.abandoned, k)
+			delete(h.waiting, int(g.Client)-1)
+		}
+	}
+	k, ok := h.waiting[int(c.Client)-1]
+	if !ok || c.Seq <= k.seq || c.Op == opRead {
+		return
+	}
+	if i, ok := h.abandoned[k]; ok {
+		h.ops[i].Output = Output{Withdrawn: true}
+		h.ops[i].Return = nowNs
+		delete(h.abandoned, k)
+	}
+	delete(h.waiting, int(c.Client)-1)
 }
 
 // ReturnTable records the table a read or status answered with.

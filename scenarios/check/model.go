@@ -23,7 +23,10 @@ type Output struct {
 	Token   uint64
 	Holder  lockmgr.ClientID
 	Unknown bool
-	Table   string // a read's or status's table, rendered (see RenderTable)
+	// Withdrawn: a Lock the client gave up on, whose wait its next request
+	// withdrew before any grant: it had no effect.
+	Withdrawn bool
+	Table     string // a read's or status's table, rendered (see RenderTable)
 }
 
 // modelState is one lock's state. When Exact is false the holder's token is
@@ -69,14 +72,17 @@ var lockModel = porcupine.NondeterministicModel{
 
 // Model returns the porcupine model of the lock service, partitioned by lock
 // name. Operations carry Input and Output. A blocked Lock is one
-// operation from its call to its grant. One whose client stopped waiting has
-// Output.Unknown set and must not return when the client gave up: it
-// can still be granted until the client's next request is applied (which
-// cancels the wait), so it returns when that request returned, or at the end
-// of the history.
+// operation from its call to its grant. One whose client stopped waiting
+// (History.Abandon) ends as the log decided it: granted, when the grant
+// was applied, or Withdrawn (no effect), when the client's next request was
+// applied first; until either, it stays open, and at the end of the
+// history it is Unknown.
 func Model() porcupine.Model { return lockModel.ToModel() }
 
 func modelStep(st modelState, in Input, out Output) []any {
+	if out.Withdrawn {
+		return []any{st}
+	}
 	if out.Unknown || out.Status == lockmgr.Stale {
 		return unknownStep(st, in)
 	}
@@ -143,6 +149,9 @@ func describeOperation(in Input, out Output) string {
 	call := fmt.Sprintf("%v %v(%q)", in.Client, in.Op, in.Name)
 	if out.Unknown {
 		return call + " -> unknown"
+	}
+	if out.Withdrawn {
+		return call + " -> withdrawn (the client gave up)"
 	}
 	res := lockmgr.Result{Status: out.Status, Token: out.Token, Holder: out.Holder}
 	return call + " -> " + res.String()
