@@ -122,8 +122,11 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if corners.IntN(4) == 0 {
 		s.BatchCmdsMax = 1
 	}
-	if corners.IntN(4) == 0 {
-		s.PatienceNs = int64(20_000_000 + corners.IntN(300_000_000))
+	// Impatient clients, from a stream of their own (so that adding them
+	// left every other corner where it was): they give up a queued Lock
+	// and go on.
+	if impatient := rand.New(rand.NewPCG(seed, 0x9a71)); impatient.IntN(4) == 0 {
+		s.PatienceNs = int64(20_000_000 + impatient.IntN(300_000_000))
 	}
 	switch x := corners.IntN(10); {
 	case s.Replicas >= 3 && r.FaultsPerSecMax > 0 && x < 2:
