@@ -137,9 +137,12 @@ func (h *History) Completed() int {
 func (h *History) ForCheck(endNs int64) []porcupine.Operation {
 	// Reads and statuses are judged by the oracle (reads.go), not here:
 	// the model is of one lock, and they read them all.
+	// A withdrawn Lock had no effect and its client saw nothing: it is
+	// left out too, rather than given to porcupine to place anywhere.
 	ops := slices.DeleteFunc(slices.Clone(h.ops), func(op porcupine.Operation) bool {
 		o := op.Input.(Input).Op
-		return o == opRead || o == lockmgr.OpStatus
+		out, _ := op.Output.(Output)
+		return o == opRead || o == lockmgr.OpStatus || out.Withdrawn
 	})
 	for i := range ops {
 		if ops[i].Return < 0 {
