@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -190,16 +191,13 @@ func drawNemesis(rng *rand.Rand, safetyNs int64) []Fault {
 // mergeFaults merges two timelines, stably by time (a's first at a tie).
 func mergeFaults(a, b []Fault) []Fault {
 	out := append(slices.Clone(a), b...)
-	slices.SortStableFunc(out, func(x, y Fault) int {
-		switch {
-		case x.AtNs < y.AtNs:
-			return -1
-		case x.AtNs > y.AtNs:
-			return 1
-		}
-		return 0
-	})
+	sortFaults(out)
 	return out
+}
+
+// sortFaults orders a timeline by time, keeping the drawn order at a tie.
+func sortFaults(fs []Fault) {
+	slices.SortStableFunc(fs, func(x, y Fault) int { return cmp.Compare(x.AtNs, y.AtNs) })
 }
 
 // drawClients draws the number of clients: most seeds have a few (up to
@@ -331,14 +329,6 @@ func drawFaults(rng *rand.Rand, replicas int, perSec float64, safetyNs int64) []
 			fs = append(fs, Fault{AtNs: t, Kind: FaultDrift, Node: node(), Factor: 0.5 + rng.Float64()})
 		}
 	}
-	slices.SortStableFunc(fs, func(a, b Fault) int {
-		switch {
-		case a.AtNs < b.AtNs:
-			return -1
-		case a.AtNs > b.AtNs:
-			return 1
-		}
-		return 0
-	})
+	sortFaults(fs)
 	return fs
 }

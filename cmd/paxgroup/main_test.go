@@ -82,6 +82,19 @@ func TestGroup(t *testing.T) {
 		cancel()
 		t.Fatalf("lock on the launched group: %v %v\nstdout:\n%s\nstderr:\n%s", comp.Result, err, out.String(), errw.String())
 	}
+	// A quorum answers the lock; the third node may still be starting.
+	// Stop the group only once every node says it is listening, so that
+	// every node has a log to check below.
+	for i := 1; i <= 3; i++ {
+		want := fmt.Sprintf("msg=listening node=%d ", i)
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errw.String(), want); {
+			if time.Now().After(deadline) {
+				cancel()
+				t.Fatalf("node %d never said it was listening:\n%s", i, errw.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	cancel()
 	select {
 	case c := <-code:

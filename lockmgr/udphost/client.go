@@ -2,7 +2,7 @@ package udphost
 
 import (
 	"context"
-	"crypto/rand"
+	"crypto/rand" // real randomness on purpose: client ids must not collide across processes
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -69,6 +69,8 @@ func NewClient(cfg *Config, opt ClientOptions) (*Client, error) {
 	c := &Client{cfg: cfg, auth: newAuth(cfg.key), replicas: map[netip.AddrPort]paxos.ID{},
 		rng: opt.Rand, tick: cfg.Tick(), rbuf: make([]byte, readBufBytes)}
 	if c.rng == nil {
+		// A real client's retry jitter needs no replay; the simulator's
+		// clients get their seeded source from sim instead.
 		c.rng = mrand.New(mrand.NewPCG(mrand.Uint64(), mrand.Uint64()))
 	}
 	loopback := true
@@ -144,6 +146,9 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 		return lockmgr.Completion{}, fmt.Errorf("udphost: %w", err)
 	}
 	c.flush()
+	// The wall clock on purpose: this is the real-network host, which
+	// turns real time into the sans-IO session's ticks (the simulator
+	// drives the same session from its virtual clock, in lockmgr/simhost).
 	start := time.Now()
 	next := start.Add(c.tick)
 	heard := false
@@ -159,7 +164,7 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 			c.sess.Abandon()
 			return lockmgr.Completion{}, err
 		}
-		if !time.Now().Before(next) {
+		if !time.Now().Before(next) { // the real clock, on purpose (see above)
 			next = c.elapse(next)
 		}
 		if !ok {
@@ -217,7 +222,7 @@ func (c *Client) read(ctx context.Context, until time.Time) (frame []byte, from 
 
 // elapse ticks the session for every tick period that has passed.
 func (c *Client) elapse(next time.Time) time.Time {
-	now := time.Now()
+	now := time.Now() // real time, on purpose: see Do
 	for i := 0; !now.Before(next); i++ {
 		if i < TickCatchupMax {
 			c.sess.Tick()
@@ -254,7 +259,7 @@ func (c *Client) NodeStatus(ctx context.Context, id paxos.ID) (lockmgr.Reply, er
 		return lockmgr.Reply{}, fmt.Errorf("udphost: replica id %d is not in the config", id)
 	}
 	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: c.sess.ID(), Op: lockmgr.OpStatus}})
-	start := time.Now()
+	start := time.Now() // real time, on purpose: see Do
 	resend := time.Time{}
 	for {
 		if err := ctx.Err(); err != nil {

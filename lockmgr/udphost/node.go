@@ -162,6 +162,9 @@ func StartNode(opt NodeOptions) (*Node, error) {
 		log.Close()
 		return nil, fmt.Errorf("udphost: replica %d: restore from %s: %w", opt.ID, log.Path(), err)
 	}
+	// A goroutine on purpose: a real node owns its socket and log in one
+	// goroutine of its own (see the package doc); the simulator runs the
+	// same lockmgr.Node on its single goroutine instead.
 	go n.run()
 	return n, nil
 }
@@ -248,7 +251,7 @@ func (n *Node) Stats() (Stats, bool) {
 // goroutine hand-off per packet.
 func (n *Node) run() {
 	defer n.teardown()
-	start := time.Now()
+	start := time.Now() // the real clock on purpose: ticks come from wall time on UDP
 	var ticks int64
 	var deadline time.Time // the read deadline last set, zero if unknown
 	for {
@@ -307,7 +310,7 @@ func (n *Node) readBatches() (deadlineGone bool) {
 			return deadlineGone
 		default:
 			n.stats.ReadErrors++
-			time.Sleep(time.Millisecond) // do not spin on a persistent error
+			time.Sleep(time.Millisecond) // real sleep on purpose: do not spin on a persistent socket error
 			return deadlineGone
 		}
 		n.stats.Reads++

@@ -248,6 +248,8 @@ func (l *Log) Sync() error {
 	if !l.dirty {
 		return nil
 	}
+	// Wall time, deliberately: this is the real disk's log (the simulator
+	// never uses this package), and the figure is only a statistic.
 	start := time.Now()
 	if err := datasync(l.f); err != nil {
 		return l.fail(fmt.Errorf("wal: sync %s: %w", l.path, err))
