@@ -22,6 +22,7 @@ func TestClientNotesQueued(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opened(t, c, 7)
 	for _, pkt := range [][]byte{
 		reply(Reply{Client: 7, Seq: seq + 1, Status: Queued, Leader: 1}), // another request
 		reply(Reply{Client: 8, Seq: seq, Status: Queued, Leader: 1}),     // another client
@@ -56,4 +57,20 @@ func TestClientNotesQueued(t *testing.T) {
 	if c.Queued() {
 		t.Fatal("a new operation starts Queued")
 	}
+}
+
+// opened answers the open request in c's outbox: session id.
+func opened(t *testing.T, c *Client, id ClientID) {
+	t.Helper()
+	for _, p := range c.Outbox() {
+		kind, body, err := paxos.ParseFrame(p.Data)
+		if err != nil || kind != KindRequest {
+			continue
+		}
+		if q, err := DecodeRequest(body); err == nil && q.Op == OpOpen {
+			c.Receive(AppendReply(nil, &Reply{Client: q.Client, Seq: q.Seq, Status: Opened, Holder: id, Token: 10_000, Leader: 1}))
+			return
+		}
+	}
+	t.Fatal("no open request went out")
 }

@@ -1,15 +1,26 @@
 package lockmgr
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+
+	"paxlock/paxos"
 )
 
-// ClientID names a client session. Clients pick unique 64-bit ids.
+// ClientID names a client session. The state machine numbers sessions
+// 1, 2, 3, ... as it opens them and never reuses a number. An OpOpen
+// request carries in its place the opener's nonce, which has NonceBit set,
+// so that the two never meet.
 type ClientID uint64
 
-func (c ClientID) String() string { return fmt.Sprintf("c%d", uint64(c)) }
+// NonceBit is set in every open nonce and in no session id.
+const NonceBit ClientID = 1 << 63
+
+func (c ClientID) String() string { return fmt.Sprintf("s%d", uint64(c)) }
 
 // Op is an operation of the lock service. The values are part of the wire
 // format (logged ones travel in the Paxos log): never renumber, only append,
@@ -22,6 +33,13 @@ const (
 	OpUnlock  Op = 3 // release, if held by the caller
 	OpStatus  Op = 4 // one replica's lock table, answered by it at once; never logged
 	OpRead    Op = 5 // the lock table, read through the log: linearizable
+	// Sessions (see StateMachine): open one with a lease, keep it alive,
+	// close it. Expire and Lead are proposed by replicas only.
+	OpOpen      Op = 6  // start a session: Arg is the lease asked for, in ms; Key the secret
+	OpKeepAlive Op = 7  // renew the lease: answered by the leader, never logged
+	OpClose     Op = 8  // end the session: its locks are released, its waits withdrawn
+	OpExpire    Op = 9  // the leader ends a silent session; Arg/Node: the leader's ballot
+	OpLead      Op = 10 // a new leader takes over the leases; Arg/Node: its ballot
 )
 
 // opInfo is what every parser and printer needs to know about an op.
@@ -33,16 +51,30 @@ type opInfo struct {
 	// readOnly: changes nothing, so it bypasses the at-most-once table (a
 	// repeat is simply read again) and numbers its requests apart.
 	readOnly bool
+	// session: the command's Client is a session, and its Key is the tag
+	// that proves the sender knows the session's secret (see Command.Tag).
+	session bool
+	// keyed: the encoding carries Key (the tag, or OpOpen's secret).
+	keyed bool
+	// args: the encoding carries Arg and Node.
+	args bool
+	// internal: proposed by replicas only; refused from a client.
+	internal bool
 }
 
 // opTable is the one definition of the ops, indexed by Op. An index with
 // no name is not an op.
 var opTable = [...]opInfo{
-	OpLock:    {name: "lock", logged: true, blocking: true, named: true},
-	OpTryLock: {name: "trylock", logged: true, named: true},
-	OpUnlock:  {name: "unlock", logged: true, named: true},
-	OpStatus:  {name: "status", readOnly: true},
-	OpRead:    {name: "read", logged: true, readOnly: true},
+	OpLock:      {name: "lock", logged: true, blocking: true, named: true, session: true, keyed: true},
+	OpTryLock:   {name: "trylock", logged: true, named: true, session: true, keyed: true},
+	OpUnlock:    {name: "unlock", logged: true, named: true, session: true, keyed: true},
+	OpStatus:    {name: "status", readOnly: true},
+	OpRead:      {name: "read", logged: true, readOnly: true, session: true, keyed: true},
+	OpOpen:      {name: "open", logged: true, keyed: true, args: true},
+	OpKeepAlive: {name: "keepalive", session: true, keyed: true},
+	OpClose:     {name: "close", logged: true, session: true, keyed: true},
+	OpExpire:    {name: "expire", logged: true, args: true, internal: true},
+	OpLead:      {name: "lead", logged: true, args: true, internal: true},
 }
 
 func (o Op) info() (opInfo, bool) {
@@ -75,6 +107,17 @@ func (o Op) Named() bool { in, _ := o.info(); return in.named }
 // ReadOnly reports whether o changes nothing: it bypasses the at-most-once
 // table, and a client numbers its read-only requests apart from the rest.
 func (o Op) ReadOnly() bool { in, _ := o.info(); return in.readOnly }
+
+// Session reports whether o acts within a session and must carry its tag.
+func (o Op) Session() bool { in, _ := o.info(); return in.session }
+
+// Internal reports whether o is proposed by replicas only.
+func (o Op) Internal() bool { in, _ := o.info(); return in.internal }
+
+// Callable reports whether o is an operation a client's user calls
+// (Client.Start): not the internal ops, and not the open and keepalive
+// the client sends on its own.
+func (o Op) Callable() bool { return o.Known() && !o.Internal() && o != OpOpen && o != OpKeepAlive }
 
 // Ops lists every op, in wire order.
 func Ops() []Op {
@@ -116,34 +159,118 @@ const FirstSeq uint64 = 1
 // own, so that an answer to one can never be taken for the other's.
 const ReadSeqBase uint64 = 1 << 63
 
+// KeepAliveSeqBase is the number of a session's first keepalive: they too
+// are numbered apart, so that a late answer to one is never taken for
+// the answer to a request.
+const KeepAliveSeqBase uint64 = 1 << 62
+
+// KeyBytes is the size of a session secret and of a request's tag.
+const KeyBytes = 16
+
+// Key is a session secret or a tag.
+type Key [KeyBytes]byte
+
 // Command is one client request as it travels in the Paxos log.
 type Command struct {
 	Client ClientID
 	Seq    uint64
 	Op     Op
 	Name   string
+	// Arg: OpOpen: the lease asked for, in ms. OpExpire, OpLead: the round
+	// of the proposing leader's ballot.
+	Arg uint64
+	// Node: OpExpire, OpLead: the proposing leader's id.
+	Node paxos.ID
+	// Key: OpOpen: the session's secret, chosen by the client. An op of a
+	// session: its tag (see Tag).
+	Key Key
 }
 
 func (c Command) String() string {
-	return fmt.Sprintf("%v#%d %v(%q)", c.Client, c.Seq, c.Op, c.Name)
+	switch {
+	case c.Op == OpOpen:
+		return fmt.Sprintf("open(nonce %x, %d ms)", uint64(c.Client&^NonceBit), c.Arg)
+	case c.Op == OpExpire:
+		return fmt.Sprintf("expire(%v) by %d.%d", c.Client, c.Arg, c.Node)
+	case c.Op == OpLead:
+		return fmt.Sprintf("lead(%d.%d)", c.Arg, c.Node)
+	case c.Op.Named():
+		return fmt.Sprintf("%v#%d %v(%q)", c.Client, c.Seq, c.Op, c.Name)
+	}
+	return fmt.Sprintf("%v#%d %v", c.Client, c.Seq, c.Op)
 }
 
-// CommandBytesMax bounds an encoded command: op, two uvarints, length, name.
-const CommandBytesMax = 1 + 2*binary.MaxVarintLen64 + 1 + NameBytesMax
+// CommandBytesMax bounds an encoded command: op, four uvarints, length,
+// name, key.
+const CommandBytesMax = 1 + 4*binary.MaxVarintLen64 + 1 + NameBytesMax + KeyBytes
 
 // Encode appends the command's wire form to dst:
 //
 //	op byte | client uvarint | seq uvarint | name length byte | name
+//	[| arg uvarint | node uvarint]   ops with arguments
+//	[| key 16 bytes]                 keyed ops
 //
 // The op comes first so that a future format can be told apart by it. Encode
 // does not validate: a command with a bad name or op encodes, and
 // DecodeCommand rejects it.
 func (c Command) Encode(dst []byte) []byte {
+	dst = c.appendBody(dst)
+	if in, _ := c.Op.info(); in.keyed {
+		dst = append(dst, c.Key[:]...)
+	}
+	return dst
+}
+
+// appendBody is the encoding without the key: what a tag covers.
+func (c Command) appendBody(dst []byte) []byte {
 	dst = append(dst, byte(c.Op))
 	dst = binary.AppendUvarint(dst, uint64(c.Client))
 	dst = binary.AppendUvarint(dst, c.Seq)
 	dst = append(dst, byte(len(c.Name)))
-	return append(dst, c.Name...)
+	dst = append(dst, c.Name...)
+	if in, _ := c.Op.info(); in.args {
+		dst = binary.AppendUvarint(dst, c.Arg)
+		dst = binary.AppendUvarint(dst, uint64(c.Node))
+	}
+	return dst
+}
+
+// Tag is the proof that a session's command comes from a holder of its
+// secret: HMAC-SHA256 keyed with the secret over the command's encoding
+// without its key, cut to KeyBytes. It binds every field, so a captured
+// tag fits no other request.
+func (c Command) Tag(secret Key) Key { return newMAC(secret).tag(c) }
+
+// mac makes tags under one secret. Kept per session, it saves setting up
+// the key, and its scratch space, for every tag.
+type mac struct {
+	h   hash.Hash
+	buf []byte
+}
+
+func newMAC(secret Key) *mac {
+	return &mac{h: hmac.New(sha256.New, secret[:]), buf: make([]byte, 0, max(CommandBytesMax, sha256.Size))}
+}
+
+// tag makes c's tag without allocating.
+func (m *mac) tag(c Command) Key {
+	m.h.Reset()
+	m.buf = c.appendBody(m.buf[:0])
+	m.h.Write(m.buf)
+	m.buf = m.h.Sum(m.buf[:0])
+	var t Key
+	copy(t[:], m.buf)
+	return t
+}
+
+// Sign sets the command's Key to its tag under secret.
+func (c *Command) Sign(secret Key) { c.Key = c.Tag(secret) }
+
+// TagValid reports whether the command's Key is its tag under secret, in
+// constant time.
+func (c Command) TagValid(secret Key) bool {
+	t := c.Tag(secret)
+	return hmac.Equal(t[:], c.Key[:])
 }
 
 // ErrBadCommand is wrapped by every DecodeCommand error.
@@ -160,6 +287,8 @@ func DecodeCommand(b []byte) (Command, error) {
 	case err != nil:
 	case !c.Op.Logged():
 		err = fmt.Errorf("op %v is not logged", c.Op)
+	case c.Op == OpOpen && c.Client&NonceBit == 0, c.Op.Session() && c.Client&NonceBit != 0:
+		err = fmt.Errorf("op %v: client %x", c.Op, uint64(c.Client))
 	case c.Op.Named() && !ValidName(c.Name):
 		err = fmt.Errorf("name length %d", len(c.Name))
 	case !c.Op.Named() && c.Name != "":
@@ -187,6 +316,18 @@ func decodeCommand(b []byte) (Command, error) {
 		d.fail("name length")
 	}
 	c.Name = string(d.bytes(uint64(n)))
+	in, _ := c.Op.info()
+	if in.args {
+		c.Arg = d.uvarint()
+		if node := d.uvarint(); node > 1<<32-1 {
+			d.fail("node id")
+		} else {
+			c.Node = paxos.ID(node)
+		}
+	}
+	if in.keyed {
+		copy(c.Key[:], d.bytes(KeyBytes))
+	}
 	if err := d.finish(); err != nil {
 		return Command{}, err
 	}

@@ -7,16 +7,35 @@ import (
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"paxlock/paxos"
 )
 
 func genCommand() *rapid.Generator[Command] {
 	return rapid.Custom(func(t *rapid.T) Command {
-		return Command{
+		c := Command{
 			Client: ClientID(rapid.Uint64().Draw(t, "client")),
 			Seq:    rapid.Uint64().Draw(t, "seq"),
-			Op:     rapid.SampledFrom([]Op{OpLock, OpTryLock, OpUnlock}).Draw(t, "op"),
-			Name:   string(rapid.SliceOfN(rapid.Byte(), 1, NameBytesMax).Draw(t, "name")),
+			Op:     rapid.SampledFrom([]Op{OpLock, OpTryLock, OpUnlock, OpRead, OpOpen, OpClose, OpExpire, OpLead}).Draw(t, "op"),
 		}
+		in, _ := c.Op.info()
+		switch {
+		case c.Op == OpOpen:
+			c.Client |= NonceBit
+		case in.session:
+			c.Client &^= NonceBit
+		}
+		if in.named {
+			c.Name = string(rapid.SliceOfN(rapid.Byte(), 1, NameBytesMax).Draw(t, "name"))
+		}
+		if in.args {
+			c.Arg = rapid.Uint64().Draw(t, "arg")
+			c.Node = paxos.ID(rapid.Uint32().Draw(t, "node"))
+		}
+		if in.keyed {
+			copy(c.Key[:], rapid.SliceOfN(rapid.Byte(), KeyBytes, KeyBytes).Draw(t, "key"))
+		}
+		return c
 	})
 }
 
@@ -67,7 +86,9 @@ func checkDecode(t interface{ Fatalf(string, ...any) }, b []byte) {
 }
 
 func TestDecodeCommandRejects(t *testing.T) {
-	good := Command{Client: 300, Seq: 2, Op: OpTryLock, Name: "ab"}.Encode(nil) // 02 ac02 02 02 'a' 'b'
+	good := Command{Client: 300, Seq: 2, Op: OpTryLock, Name: "ab", Key: Key{1}}.Encode(nil) // 02 ac02 02 02 'a' 'b' key
+	key := make([]byte, KeyBytes)
+	with := func(b ...byte) []byte { return append(b, key...) }
 	tests := []struct {
 		name string
 		b    []byte
@@ -76,14 +97,18 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"empty", nil, "malformed byte"},
 		{"op zero", []byte{0, 1, 1, 1, 'a'}, "unknown op"},
 		{"status is not logged", []byte{4, 1, 1, 1, 'a'}, "not logged"},
-		{"op six", []byte{6, 1, 1, 1, 'a'}, "unknown op"},
-		{"read with a name", []byte{5, 1, 1, 1, 'a'}, "takes no name"},
+		{"op eleven", []byte{11, 1, 1, 1, 'a'}, "unknown op"},
+		{"keepalive is not logged", with(7, 1, 1, 0), "not logged"},
+		{"read with a name", with(5, 1, 1, 1, 'a'), "takes no name"},
+		{"open without a nonce", with(6, 1, 1, 0, 1, 1), "client"},
+		{"session op from a nonce", with(8, 0x81, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01, 1, 0), "client"},
+		{"truncated key", good[:len(good)-1], "malformed bytes"},
 		{"truncated client", good[:2], "malformed varint"},
 		{"truncated seq", good[:3], "malformed varint"},
 		{"no name length", good[:4], "malformed byte"},
-		{"truncated name", good[:len(good)-1], "malformed bytes"},
+		{"truncated name", good[:len(good)-KeyBytes-1], "malformed bytes"},
 		{"trailing byte", append(bytes.Clone(good), 0), "trailing bytes"},
-		{"empty name", []byte{1, 1, 1, 0}, "name length 0"},
+		{"empty name", with(1, 1, 1, 0), "name length 0"},
 		{"long name", append([]byte{1, 1, 1, NameBytesMax + 1}, strings.Repeat("x", NameBytesMax+1)...), "malformed name length"},
 		{"padded varint", []byte{1, 0x81, 0x00, 1, 1, 'a'}, "non-minimal varint"},
 		{"overlong varint", append([]byte{1}, bytes.Repeat([]byte{0xff}, 11)...), "malformed varint"},

@@ -109,7 +109,7 @@ func (n *Node) TicksToTimer() int {
 	if n.err != nil {
 		return math.MaxInt32 // a stopped node has no timers
 	}
-	return n.srv.rep.TicksToTimer()
+	return min(n.srv.rep.TicksToTimer(), n.srv.ticksToTimer())
 }
 
 // Pending reports whether a Flush has work to do: what was delivered or

@@ -25,6 +25,9 @@ type ServerConfig struct {
 	// ReproposeTicks: a repeated request is proposed again only after this
 	// long (the first copy may still be on its way through the log).
 	ReproposeTicks int64
+	// TickNs is the length of a tick in ns, which turns a session's lease
+	// (ms, in the replicated state) into ticks of this replica's clock.
+	TickNs int64
 }
 
 // DefaultServerConfig returns the defaults for replica id of peers; the
@@ -35,6 +38,7 @@ func DefaultServerConfig(id paxos.ID, peers []paxos.ID) ServerConfig {
 		SnapshotSlots:  1000,
 		ClientTTLTicks: 10_000,
 		ReproposeTicks: 20,
+		TickNs:         1_000_000,
 	}
 }
 
@@ -58,12 +62,14 @@ const (
 	// A peer claimed another value chosen for a slot chosen here (a bug,
 	// or a forgery in a group without a key); the claim was ignored.
 	ChosenConflict
+	// A request whose tag did not prove its session's secret: refused.
+	Forged
 	NumCounters // the number of counters, not a counter
 )
 
 // counterNames is the one list of the counters' names, by position.
 var counterNames = [NumCounters]string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
-	"unauthenticated", "oversized", "snapshot_too_big", "chosen_conflict"}
+	"unauthenticated", "oversized", "snapshot_too_big", "chosen_conflict", "forged"}
 
 func (c Counter) String() string {
 	if c < 0 || c >= NumCounters {
@@ -105,6 +111,7 @@ type Server struct {
 	obs      Observer      // nil: nobody watches
 	// nextApply: every slot below it has reached the state machine.
 	nextApply uint64
+	leases    leaseTimer
 }
 
 func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
@@ -112,10 +119,12 @@ func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.SnapshotSlots == 0 || cfg.ClientTTLTicks <= 0 || cfg.ReproposeTicks <= 0 {
-		return nil, fmt.Errorf("lockmgr: ServerConfig: SnapshotSlots, ClientTTLTicks and ReproposeTicks must be > 0")
+	if cfg.SnapshotSlots == 0 || cfg.ClientTTLTicks <= 0 || cfg.ReproposeTicks <= 0 || cfg.TickNs <= 0 {
+		return nil, fmt.Errorf("lockmgr: ServerConfig: SnapshotSlots, ClientTTLTicks, ReproposeTicks and TickNs must be > 0")
 	}
-	return &Server{cfg: cfg, rep: rep, sm: NewStateMachine(cfg.SM), clients: map[ClientID]*clientRef{}}, nil
+	s := &Server{cfg: cfg, rep: rep, sm: NewStateMachine(cfg.SM), clients: map[ClientID]*clientRef{}}
+	s.leases.init()
+	return s, nil
 }
 
 // Observer sees what a server does, for a harness's checkers. Its methods
@@ -135,6 +144,9 @@ type Observer interface {
 	// Restored: the state machine was reset to a snapshot covering every
 	// slot below slot; applying goes on from slot.
 	Restored(slot uint64)
+	// Proposed: the server put a command of its own (OpLead, OpExpire)
+	// into the log.
+	Proposed(c Command)
 }
 
 // Observe makes o see everything the server does from now on (nil: none).
@@ -205,7 +217,7 @@ func (s *Server) receive(from Addr, pkt []byte) {
 // if it was applied already (a waiting Lock included), else put it into
 // the log (once per ReproposeTicks, however often the client repeats it).
 func (s *Server) request(from Addr, q *Request) {
-	if !q.Op.Logged() {
+	if !q.Op.Logged() && !q.Op.Session() {
 		// OpStatus: this replica's own table, now, with how far it has
 		// applied and how fresh its leader is.
 		age := s.rep.SinceLeader()
@@ -216,8 +228,15 @@ func (s *Server) request(from Addr, q *Request) {
 			Locks: s.sm.Status(), Counters: s.countersSlice(), Slot: s.nextApply, SinceLeader: int64(age)})
 		return
 	}
+	if q.Op.Internal() || (q.Op == OpOpen) != (q.Client&NonceBit != 0) {
+		s.counters[BadPacket]++
+		return
+	}
 	if bad := q.Op.Named() && !ValidName(q.Name) || !q.Op.Named() && q.Name != ""; bad {
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Invalid, Leader: s.rep.Leader()})
+		return
+	}
+	if q.Op.Session() && !s.sessionRequest(from, q) {
 		return
 	}
 	ref := s.clients[q.Client]
@@ -229,6 +248,10 @@ func (s *Server) request(from Addr, q *Request) {
 		ref.proposedAt = -1 << 62
 	}
 	ref.addr, ref.seq, ref.seenAt = from, q.Seq, s.now
+	if res, ok := s.sm.OpenedBy(q.Command); ok {
+		s.replyResult(q.Client, q.Seq, res)
+		return
+	}
 	if res, ok := s.sm.Lookup(q.Client, q.Seq); ok && !q.Op.ReadOnly() {
 		// Applied already: answer from the at-most-once table. A Lock
 		// still Queued is in the replicated state too; this replica now
@@ -268,9 +291,16 @@ func (s *Server) apply(e paxos.Entry) {
 		if s.obs != nil {
 			s.obs.Applied(e.Slot, c, res, grants)
 		}
-		if c.Op.ReadOnly() {
+		s.leaseApplied(c, res)
+		switch {
+		case c.Op.ReadOnly() && res.Status == Report:
 			s.replyRead(c, e.Slot)
 			continue
+		case c.Op == OpExpire && res.Status == Ended:
+			// Whatever the session still waits for ends with it.
+			if ref := s.clients[c.Client]; ref != nil {
+				s.replyResult(c.Client, ref.seq, Result{Status: SessionExpired})
+			}
 		}
 		s.replyResult(c.Client, c.Seq, res)
 		for _, g := range grants {
@@ -343,6 +373,7 @@ func (s *Server) adopt(sm *StateMachine, slot uint64) {
 func (s *Server) tick() {
 	s.now++
 	s.rep.Tick()
+	s.tickLeases()
 	if s.now%1024 == 0 {
 		for id, ref := range s.clients {
 			if s.now-ref.seenAt > s.cfg.ClientTTLTicks {

@@ -1,87 +1,108 @@
 package lockmgr
 
-import "container/heap"
+import (
+	"crypto/hmac"
+	"maps"
+	"slices"
+)
 
-// session is a client's at-most-once record.
+// session is a client session's record: its identity, lease and
+// at-most-once answer.
 type session struct {
-	id       ClientID
-	seq      uint64 // latest request applied; 0 before the first
-	result   Result // its answer
-	lastSlot uint64 // slot of the client's latest applied command (eviction age)
+	id      ClientID
+	nonce   ClientID // the OpOpen's nonce, so that a repeated open finds it
+	secret  Key
+	leaseMs uint64
+	seq     uint64 // latest request applied; 0 before the first
+	result  Result // its answer
 
 	// Derived from the lock table, rebuilt on restore, never encoded.
-	holds    int    // number of locks held
-	waitName string // the lock waited for while result.Status == Queued
-	heapIdx  int    // index in StateMachine.idle, -1 while pinned
+	held     []string // the locks held, sorted
+	waitName string   // the lock waited for while result.Status == Queued
+	mac      *mac     // keyed with secret, made on first use
 }
 
-// pinned reports whether evicting s would strand a lock or a grant.
-func (s *session) pinned() bool { return s.holds > 0 || s.result.Status == Queued }
-
-// newSession creates the record of an unknown client, first making room by
-// evicting the least recently active idle clients while the table is full.
-// It may take several: the table overflows while many clients are pinned and
-// shrinks back here once they are idle again.
-func (s *StateMachine) newSession(id ClientID) *session {
-	for len(s.sessions) >= s.cfg.maxClients() && s.idle.Len() > 0 {
-		old := heap.Pop(&s.idle).(*session)
-		delete(s.sessions, old.id)
+// tagValid reports whether c's Key is its tag under the session's secret,
+// in constant time.
+func (sess *session) tagValid(c Command) bool {
+	if sess.mac == nil {
+		sess.mac = newMAC(sess.secret)
 	}
-	sess := &session{id: id, heapIdx: -1}
-	s.sessions[id] = sess
-	return sess
+	t := sess.mac.tag(c)
+	return hmac.Equal(t[:], c.Key[:])
 }
 
-// touch records activity of sess at slot and moves it in or out of the
-// eviction heap according to whether it is now pinned.
-func (s *StateMachine) touch(sess *session, slot uint64) {
-	sess.lastSlot = slot
-	s.reindex(sess)
+func (sess *session) hold(name string) {
+	i, found := slices.BinarySearch(sess.held, name)
+	assert(!found, "a session holds a lock once")
+	sess.held = slices.Insert(sess.held, i, name)
 }
 
-func (s *StateMachine) reindex(sess *session) {
-	switch {
-	case sess.pinned() && sess.heapIdx >= 0:
-		heap.Remove(&s.idle, sess.heapIdx)
-	case sess.pinned():
-	case sess.heapIdx >= 0:
-		heap.Fix(&s.idle, sess.heapIdx)
-	default:
-		heap.Push(&s.idle, sess)
+func (sess *session) unhold(name string) {
+	i, found := slices.BinarySearch(sess.held, name)
+	assert(found, "a holder's list of held locks has the lock it releases")
+	sess.held = slices.Delete(sess.held, i, i+1)
+}
+
+// SessionInfo describes a live session, for a leader timing leases and for
+// inspection (the secret is not in it).
+type SessionInfo struct {
+	ID      ClientID
+	LeaseMs uint64
+	Held    int  // locks held
+	Waiting bool // a Lock of it is queued
+}
+
+// Sessions lists the live sessions in id order.
+func (s *StateMachine) Sessions() []SessionInfo {
+	ids := s.sessionIDs()
+	out := make([]SessionInfo, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, s.info(s.sessions[id]))
 	}
+	return out
 }
 
-// idleHeap orders unpinned sessions by (lastSlot, id): the order is a pure
-// function of the replicated state, so a restored replica evicts the same
-// clients as one that never restarted.
-type idleHeap []*session
-
-func (h idleHeap) Len() int { return len(h) }
-
-func (h idleHeap) Less(i, j int) bool {
-	if h[i].lastSlot != h[j].lastSlot {
-		return h[i].lastSlot < h[j].lastSlot
+// Session describes session id, if it lives.
+func (s *StateMachine) Session(id ClientID) (SessionInfo, bool) {
+	sess := s.sessions[id]
+	if sess == nil {
+		return SessionInfo{}, false
 	}
-	return h[i].id < h[j].id
+	return s.info(sess), true
 }
 
-func (h idleHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx = i
-	h[j].heapIdx = j
+// SessionCount is the number of live sessions.
+func (s *StateMachine) SessionCount() int { return len(s.sessions) }
+
+// LastSession is the id of the latest session opened: every id up to it
+// was handed out once, so one of them that is not live has ended for good.
+func (s *StateMachine) LastSession() ClientID { return s.lastSession }
+
+// Authentic reports whether c's tag proves the secret of its session,
+// which lives. A server checks it before it proposes a request or counts
+// a keepalive; the state machine checks again when it applies one.
+func (s *StateMachine) Authentic(c Command) bool {
+	sess := s.sessions[c.Client]
+	return sess != nil && sess.tagValid(c)
 }
 
-func (h *idleHeap) Push(x any) {
-	sess := x.(*session)
-	sess.heapIdx = len(*h)
-	*h = append(*h, sess)
+func (s *StateMachine) info(sess *session) SessionInfo {
+	return SessionInfo{ID: sess.id, LeaseMs: sess.leaseMs, Held: len(sess.held), Waiting: sess.result.Status == Queued}
 }
 
-func (h *idleHeap) Pop() any {
-	old := *h
-	sess := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	sess.heapIdx = -1
-	return sess
+// sessionIDs lists the session ids in order (see lockNames).
+func (s *StateMachine) sessionIDs() []ClientID { return slices.Sorted(maps.Keys(s.sessions)) }
+
+// OpenedBy answers a repeat of an OpOpen whose session lives, so that a
+// server need not log it again; ok is false for anything else.
+func (s *StateMachine) OpenedBy(c Command) (Result, bool) {
+	if c.Op != OpOpen {
+		return Result{}, false
+	}
+	id, ok := s.nonces[c.Client]
+	if !ok || s.sessions[id].secret != c.Key {
+		return Result{}, false
+	}
+	return Result{Status: Opened, Holder: id, Token: s.sessions[id].leaseMs}, true
 }

@@ -3,25 +3,46 @@ package lockmgr
 import (
 	"maps"
 	"slices"
+
+	"paxlock/paxos"
 )
 
-// DefaultMaxClients is the at-most-once table bound used when SMConfig leaves
-// MaxClients zero.
-const DefaultMaxClients = 100_000
+// Defaults of SMConfig's zero fields.
+const (
+	DefaultMaxSessions = 100_000
+	DefaultLeaseMinMs  = 1_000
+	DefaultLeaseMaxMs  = 600_000
+)
 
 // SMConfig configures a StateMachine. Every replica of a group must use the
 // same configuration, since it shapes the replicated state.
 type SMConfig struct {
-	// MaxClients bounds the number of idle client records kept for
-	// at-most-once answers (see StateMachine). Zero means DefaultMaxClients.
-	MaxClients int
+	// MaxSessions bounds the session table: an OpOpen beyond it is answered
+	// Full. Zero means DefaultMaxSessions.
+	MaxSessions int
+	// LeaseMinMs and LeaseMaxMs bound the lease a session may ask for; an
+	// OpOpen's ask is clamped into them. Zero means the default.
+	LeaseMinMs, LeaseMaxMs uint64
 }
 
-func (c SMConfig) maxClients() int {
-	if c.MaxClients <= 0 {
-		return DefaultMaxClients
+func (c SMConfig) maxSessions() int {
+	if c.MaxSessions <= 0 {
+		return DefaultMaxSessions
 	}
-	return c.MaxClients
+	return c.MaxSessions
+}
+
+// Lease clamps a lease asked for (ms) into the configured bounds.
+func (c SMConfig) Lease(askMs uint64) uint64 {
+	lo, hi := c.LeaseMinMs, c.LeaseMaxMs
+	if lo == 0 {
+		lo = DefaultLeaseMinMs
+	}
+	if hi == 0 {
+		hi = DefaultLeaseMaxMs
+	}
+	hi = max(hi, lo)
+	return min(max(askMs, lo), hi)
 }
 
 // StateMachine is the replicated lock table. Replicas apply the chosen log
@@ -32,41 +53,48 @@ func (c SMConfig) maxClients() int {
 // from one counter shared by all locks and bumped on every grant, so they
 // strictly increase per lock in log order even when one slot holds a batch.
 //
-// At-most-once: per client, the latest Seq and its Result. A repeat of the
+// Sessions: every lock request belongs to a session. OpOpen starts one: the
+// state machine numbers it (never reusing a number), records the secret
+// the opener chose and its lease, and answers Opened. A repeat of the same
+// open (same nonce and secret) while the session lives gets the same
+// session; a delayed copy that arrives after it ended opens a new session
+// nobody uses, which holds nothing and expires. Every later command of the
+// session carries a tag made with the secret (Command.Tag); one that does
+// not is Refused and changes nothing, so knowing a session's number (status
+// prints it) is not enough to act for it.
+//
+// A session ends by OpClose (from its client) or OpExpire (from the leader,
+// when the lease ran out; see Server): every lock it holds is released (the
+// head waiter granted with a new token), its wait is withdrawn, and its
+// record is dropped, so any later request of it is answered SessionExpired.
+// Since numbers are never reused, nothing a dead session sent can act again.
+//
+// Leases are timed by the leader, outside the replicated state; what the log
+// holds is who may expire sessions. OpLead records a new leader's ballot,
+// and an OpExpire counts only if it carries the ballot of the latest OpLead
+// applied: an expiry a deposed leader proposed, chosen later, is applied as
+// Stale. (The leader starts timing at its own OpLead, counting every
+// session as heard then, so no lease ends sooner than its length after the
+// last keepalive a leader acknowledged.)
+//
+// At-most-once: per session, the latest Seq and its Result. A repeat of the
 // latest Seq gets the recorded answer (a waiting Lock's record turns from
 // Queued to Granted when a later Unlock grants it), so a retried Lock never
-// queues twice; an older Seq gets Stale. A new Seq from a client whose Lock
-// is still queued cancels that wait: a client has one outstanding request,
+// queues twice; an older Seq gets Stale. A new Seq from a session whose Lock
+// is still queued cancels that wait: a session has one outstanding request,
 // so a new one means it stopped waiting, and granting the lock later would
-// hand it to a client that no longer expects it.
-//
-// Bounding the table: when a new client arrives and MaxClients records exist,
-// idle clients are forgotten, the one whose last command (or repeat of it)
-// was applied in the oldest slot first, lowest id first within a slot, until
-// there is room. Clients that hold or wait for a lock are pinned and never
-// evicted: forgetting a holder would leave its lock unreleasable, and
-// forgetting a waiter would leave its grant with nobody to answer. So the
-// table exceeds MaxClients only while that many clients hold or wait.
-//
-// A forgotten client is indistinguishable from a new one, so an unknown client
-// is accepted only with Seq == FirstSeq; any other Seq from an unknown client
-// is answered Stale with no change. Re-applying instead would be unsafe: a
-// delayed copy of an evicted client's TryLock that returned Busy could grant
-// a lock nobody waits for, and a retried Unlock that had returned Released
-// would report NotHeld. A client that gets Stale for its current request must
-// treat the outcome as unknown and start a new session with a fresh id (it
-// holds nothing, or it would have been pinned). The one case left open is a
-// delayed copy of a client's very first request arriving after the client
-// was evicted: it is applied as new (a Lock or TryLock copy could grant a
-// lock to a client that has moved on). That needs a message to outlive the
-// activity of MaxClients more recent clients.
+// hand it to a client that no longer expects it. (So an Unlock of a lock
+// the caller only waits for withdraws the wait, and answers NotHeld.)
 type StateMachine struct {
-	cfg       SMConfig
-	applied   uint64 // last slot applied
-	lastToken uint64 // last fencing token handed out
-	locks     map[string]*lockState
-	sessions  map[ClientID]*session
-	idle      idleHeap // unpinned sessions, least recently active first
+	cfg         SMConfig
+	applied     uint64 // last slot applied
+	lastToken   uint64 // last fencing token handed out
+	lastSession ClientID
+	leader      paxos.Ballot // the ballot of the latest OpLead
+	locks       map[string]*lockState
+	sessions    map[ClientID]*session
+	nonces      map[ClientID]ClientID // open nonce -> its live session
+	scratch     []byte                // Hash's encoding, reused
 }
 
 type lockState struct {
@@ -86,64 +114,115 @@ func NewStateMachine(cfg SMConfig) *StateMachine {
 		cfg:      cfg,
 		locks:    make(map[string]*lockState),
 		sessions: make(map[ClientID]*session),
+		nonces:   make(map[ClientID]ClientID),
 	}
 }
 
 // Applied returns the last slot applied (0 before any).
 func (s *StateMachine) Applied() uint64 { return s.applied }
 
+// Leader returns the ballot of the latest OpLead applied: the leader whose
+// expiries count.
+func (s *StateMachine) Leader() paxos.Ballot { return s.leader }
+
 // Apply applies one command chosen in slot and returns its result, plus the
-// queued Locks that it granted (only an Unlock grants any). Commands of one
-// slot are applied in batch order with the same slot; slots never go back.
-// A repeat of the client's latest Seq is answered from the record even if its
-// op or name differ, since a client never reuses a Seq for another request.
+// queued Locks that it granted (an Unlock, a Close or an Expire grants
+// some). Commands of one slot are applied in batch order with the same
+// slot; slots never go back. A repeat of the session's latest Seq is
+// answered from the record even if its op or name differ, since a client
+// never reuses a Seq for another request.
 func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 	assert(slot >= s.applied, "slots are applied in order")
 	s.applied = slot
-	if c.Op.Logged() && c.Op.ReadOnly() {
-		// A read changes nothing and is recorded nowhere: the server
-		// answers it with the table as it stands at this point of the log.
-		return Result{Status: Report}, nil
+	switch c.Op {
+	case OpLead:
+		if b := (paxos.Ballot{Round: c.Arg, Node: c.Node}); s.leader.Less(b) {
+			s.leader = b
+			return Result{Status: Ended}, nil
+		}
+		return Result{Status: Stale}, nil
+	case OpExpire:
+		if (paxos.Ballot{Round: c.Arg, Node: c.Node}) != s.leader {
+			return Result{Status: Stale}, nil
+		}
+		sess := s.sessions[c.Client]
+		if sess == nil {
+			return Result{Status: SessionExpired}, nil
+		}
+		return Result{Status: Ended}, s.end(sess)
+	case OpOpen:
+		return s.open(c), nil
+	}
+	if !c.Op.Session() {
+		return Result{Status: Invalid}, nil
 	}
 	sess := s.sessions[c.Client]
 	switch {
-	case sess == nil && c.Seq != FirstSeq:
-		return Result{Status: Stale}, nil
 	case sess == nil:
-		sess = s.newSession(c.Client)
+		return Result{Status: SessionExpired}, nil
+	case !sess.tagValid(c):
+		return Result{Status: Refused}, nil
+	case c.Op.ReadOnly():
+		// A read changes nothing and is recorded nowhere: the server
+		// answers it with the table as it stands at this point of the log.
+		return Result{Status: Report}, nil
 	case c.Seq < sess.seq:
 		return Result{Status: Stale}, nil
 	case c.Seq == sess.seq:
-		// A retry or a network duplicate: answer from the record. It still
-		// counts as activity, so a client retrying for long is not evicted.
-		s.touch(sess, slot)
+		// A retry or a network duplicate: answer from the record.
 		return sess.result, nil
 	}
 	s.cancelWait(sess)
+	if c.Op == OpClose {
+		return Result{Status: Ended}, s.end(sess)
+	}
 	res, grants := s.execute(sess, c)
 	sess.seq, sess.result = c.Seq, res
-	s.touch(sess, slot)
 	return res, grants
+}
+
+// open starts a session, or answers a repeat of a live one's open.
+func (s *StateMachine) open(c Command) Result {
+	if id, ok := s.nonces[c.Client]; ok {
+		sess := s.sessions[id]
+		if sess.secret != c.Key {
+			return Result{Status: Refused}
+		}
+		return Result{Status: Opened, Holder: id, Token: sess.leaseMs}
+	}
+	if len(s.sessions) >= s.cfg.maxSessions() {
+		return Result{Status: Full}
+	}
+	assert(s.lastSession < NonceBit-1, "session ids stay below the nonce range")
+	s.lastSession++
+	sess := &session{id: s.lastSession, nonce: c.Client, secret: c.Key, leaseMs: s.cfg.Lease(c.Arg)}
+	s.sessions[sess.id] = sess
+	s.nonces[sess.nonce] = sess.id
+	return Result{Status: Opened, Holder: sess.id, Token: sess.leaseMs}
+}
+
+// end releases everything sess holds, in name order, withdraws its wait
+// and drops it.
+func (s *StateMachine) end(sess *session) []Grant {
+	s.cancelWait(sess)
+	var grants []Grant
+	for len(sess.held) > 0 {
+		_, g := s.release(sess, sess.held[0])
+		grants = append(grants, g...)
+	}
+	delete(s.sessions, sess.id)
+	delete(s.nonces, sess.nonce)
+	return grants
 }
 
 // Lookup returns the recorded result of (c, seq) if seq is c's latest request.
 // A server can answer a retry from it without going through the log.
 func (s *StateMachine) Lookup(c ClientID, seq uint64) (Result, bool) {
 	sess := s.sessions[c]
-	if sess == nil || sess.seq != seq {
+	if sess == nil || sess.seq != seq || seq == 0 {
 		return Result{}, false
 	}
 	return sess.result, true
-}
-
-// Latest returns client c's latest seq and its recorded result, if the
-// table holds c (for checkers that follow the state machine).
-func (s *StateMachine) Latest(c ClientID) (seq uint64, res Result, ok bool) {
-	sess := s.sessions[c]
-	if sess == nil {
-		return 0, Result{}, false
-	}
-	return sess.seq, sess.result, true
 }
 
 func (s *StateMachine) execute(sess *session, c Command) (Result, []Grant) {
@@ -165,7 +244,7 @@ func (s *StateMachine) acquire(sess *session, c Command) Result {
 	case l == nil:
 		l = &lockState{holder: sess.id, token: s.nextToken()}
 		s.locks[c.Name] = l
-		sess.holds++
+		sess.hold(c.Name)
 		return Result{Status: Granted, Token: l.token}
 	case l.holder == sess.id:
 		// Re-entrant without counting: the same token, and one Unlock frees it.
@@ -184,8 +263,7 @@ func (s *StateMachine) release(sess *session, name string) (Result, []Grant) {
 	if l == nil || l.holder != sess.id {
 		return Result{Status: NotHeld}, nil
 	}
-	assert(sess.holds > 0, "a holder's count of held locks covers the lock it releases")
-	sess.holds--
+	sess.unhold(name)
 	if len(l.waiters) == 0 {
 		delete(s.locks, name)
 		return Result{Status: Released}, nil
@@ -198,7 +276,7 @@ func (s *StateMachine) release(sess *session, name string) (Result, []Grant) {
 	token := s.nextToken()
 	assert(token > l.token, "a grant's fencing token exceeds the lock's last")
 	l.holder, l.token = w.client, token
-	next.holds++
+	next.hold(name)
 	next.waitName = ""
 	next.result = Result{Status: Granted, Token: l.token}
 	grant := Grant{Client: w.client, Seq: w.seq, Name: name, Token: l.token}

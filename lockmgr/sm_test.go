@@ -2,6 +2,7 @@ package lockmgr
 
 import (
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -21,6 +22,8 @@ var (
 // the same slot as the previous step; otherwise each step gets the next slot.
 type step struct {
 	c      ClientID
+	ballot uint64 // OpLead, OpExpire: the ballot's round (node 1)
+	forge  bool   // sign with a wrong secret
 	seq    uint64
 	op     Op
 	name   string
@@ -44,7 +47,7 @@ var smScenarios = []scenario{
 	{
 		name:   "a free lock is granted with the first token",
 		steps:  []step{{c: 1, seq: 1, op: OpLock, name: "a", want: granted(1)}},
-		status: `Current Locks: {"a": c1 (token 1)}`,
+		status: `Current Locks: {"a": s1 (token 1)}`,
 		known:  []ClientID{1},
 	},
 	{
@@ -68,7 +71,7 @@ var smScenarios = []scenario{
 			{c: 1, seq: 2, op: OpUnlock, name: "a", want: released, grants: []Grant{{Client: 2, Seq: 1, Name: "a", Token: 2}}},
 			{c: 2, seq: 2, op: OpUnlock, name: "a", want: released, grants: []Grant{{Client: 3, Seq: 1, Name: "a", Token: 3}}},
 		},
-		status: `Current Locks: {"a": c3 (token 3) waiting [c4]}`,
+		status: `Current Locks: {"a": s3 (token 3) waiting [s4]}`,
 	},
 	{
 		name: "the last waiter's unlock frees the lock",
@@ -87,7 +90,7 @@ var smScenarios = []scenario{
 			{c: 2, seq: 1, op: OpTryLock, name: "a", want: busy(1)},
 			{c: 2, seq: 2, op: OpTryLock, name: "b", want: granted(2)},
 		},
-		status: `Current Locks: {"a": c1 (token 1), "b": c2 (token 2)}`,
+		status: `Current Locks: {"a": s1 (token 1), "b": s2 (token 2)}`,
 	},
 	{
 		name: "unlock by a non-holder changes nothing",
@@ -97,7 +100,7 @@ var smScenarios = []scenario{
 			{c: 3, seq: 1, op: OpUnlock, name: "a", want: notHeld},
 			{c: 3, seq: 2, op: OpUnlock, name: "free", want: notHeld},
 		},
-		status: `Current Locks: {"a": c1 (token 1) waiting [c2]}`,
+		status: `Current Locks: {"a": s1 (token 1) waiting [s2]}`,
 	},
 	{
 		name: "a duplicate seq returns the recorded result without re-applying",
@@ -108,7 +111,7 @@ var smScenarios = []scenario{
 			{c: 2, seq: 1, op: OpLock, name: "a", want: granted(2)},
 			{c: 1, seq: 2, op: OpUnlock, name: "a", want: released},
 		},
-		status: `Current Locks: {"a": c2 (token 2)}`,
+		status: `Current Locks: {"a": s2 (token 2)}`,
 		known:  []ClientID{1, 2},
 	},
 	{
@@ -132,16 +135,7 @@ var smScenarios = []scenario{
 			{c: 1, seq: 7, op: OpLock, name: "b", want: granted(2)},
 			{c: 1, seq: 6, op: OpUnlock, name: "b", want: stale},
 		},
-		status: `Current Locks: {"b": c1 (token 2)}`,
-	},
-	{
-		name: "an unknown client must start at FirstSeq",
-		steps: []step{
-			{c: 9, seq: 3, op: OpLock, name: "a", want: stale},
-			{c: 9, seq: 0, op: OpLock, name: "a", want: stale},
-		},
-		status: `Current Locks: {}`,
-		gone:   []ClientID{9},
+		status: `Current Locks: {"b": s1 (token 2)}`,
 	},
 	{
 		name: "a new seq cancels the client's queued lock",
@@ -153,7 +147,7 @@ var smScenarios = []scenario{
 			{c: 2, seq: 1, op: OpLock, name: "a", want: stale},
 			{c: 1, seq: 2, op: OpUnlock, name: "a", want: released, grants: []Grant{{Client: 3, Seq: 1, Name: "a", Token: 3}}},
 		},
-		status: `Current Locks: {"a": c3 (token 3), "b": c2 (token 2)}`,
+		status: `Current Locks: {"a": s3 (token 3), "b": s2 (token 2)}`,
 	},
 	{
 		name: "a new lock request on the same lock requeues at the tail",
@@ -163,7 +157,7 @@ var smScenarios = []scenario{
 			{c: 3, seq: 1, op: OpLock, name: "a", want: queued},
 			{c: 2, seq: 2, op: OpLock, name: "a", want: queued},
 		},
-		status: `Current Locks: {"a": c1 (token 1) waiting [c3 c2]}`,
+		status: `Current Locks: {"a": s1 (token 1) waiting [s3 s2]}`,
 	},
 	{
 		name: "tokens increase per grant even within one slot",
@@ -175,7 +169,7 @@ var smScenarios = []scenario{
 			{c: 3, seq: 2, op: OpUnlock, name: "a", want: released},
 			{c: 3, seq: 3, op: OpTryLock, name: "a", want: granted(4)},
 		},
-		status: `Current Locks: {"a": c3 (token 4), "b": c2 (token 2)}`,
+		status: `Current Locks: {"a": s3 (token 4), "b": s2 (token 2)}`,
 	},
 	{
 		name: "bad names and ops are invalid and change nothing",
@@ -187,69 +181,107 @@ var smScenarios = []scenario{
 			{c: 1, seq: 5, op: Op(4), name: "a", want: invalid},
 			{c: 1, seq: 6, op: OpLock, name: longName, want: granted(1)},
 		},
-		status: `Current Locks: {"` + longName + `": c1 (token 1)}`,
+		status: `Current Locks: {"` + longName + `": s1 (token 1)}`,
 	},
 	{
-		name: "a full table evicts the least recently active idle client",
-		cfg:  SMConfig{MaxClients: 2},
+		name: "close releases every lock, each to its head waiter, and ends the session",
 		steps: []step{
-			{c: 1, seq: 1, op: OpUnlock, name: "a", want: notHeld},
-			{c: 2, seq: 1, op: OpUnlock, name: "a", want: notHeld},
-			{c: 1, seq: 1, op: OpUnlock, name: "a", want: notHeld}, // touches c1
-			{c: 3, seq: 1, op: OpUnlock, name: "a", want: notHeld}, // evicts c2
-			{c: 2, seq: 2, op: OpTryLock, name: "a", want: stale},
+			{c: 1, seq: 1, op: OpLock, name: "a", want: granted(1)},
+			{c: 1, seq: 2, op: OpLock, name: "b", want: granted(2)},
+			{c: 2, seq: 1, op: OpLock, name: "a", want: queued},
+			{c: 3, seq: 1, op: OpLock, name: "b", want: queued},
+			{c: 1, seq: 3, op: OpClose, want: ended, grants: []Grant{
+				{Client: 2, Seq: 1, Name: "a", Token: 3}, {Client: 3, Seq: 1, Name: "b", Token: 4}}},
+			{c: 1, seq: 4, op: OpLock, name: "c", want: expired},
+			{c: 1, seq: 3, op: OpClose, want: expired},
 		},
-		known: []ClientID{1, 3},
-		gone:  []ClientID{2},
+		status: `Current Locks: {"a": s2 (token 3), "b": s3 (token 4)}`,
+		known:  []ClientID{2, 3},
+		gone:   []ClientID{1},
 	},
 	{
-		name: "eviction ties on slot go to the lowest id",
-		cfg:  SMConfig{MaxClients: 2},
+		name: "expiry counts only under the latest leader's ballot",
 		steps: []step{
-			{c: 6, seq: 1, op: OpUnlock, name: "a", want: notHeld},
-			{c: 5, seq: 1, op: OpUnlock, name: "a", want: notHeld, batch: true},
-			{c: 7, seq: 1, op: OpUnlock, name: "a", want: notHeld},
+			{op: OpLead, ballot: 1, want: ended},
+			{c: 1, seq: 1, op: OpLock, name: "a", want: granted(1)},
+			{c: 2, seq: 1, op: OpLock, name: "a", want: queued},
+			{op: OpLead, ballot: 2, want: ended},
+			{op: OpLead, ballot: 1, want: stale}, // a deposed leader's late takeover
+			{c: 1, op: OpExpire, ballot: 1, want: stale},
+			{c: 1, op: OpExpire, ballot: 2, want: ended, grants: []Grant{{Client: 2, Seq: 1, Name: "a", Token: 2}}},
+			{c: 1, op: OpExpire, ballot: 2, want: expired},
 		},
-		known: []ClientID{6, 7},
-		gone:  []ClientID{5},
+		status: `Current Locks: {"a": s2 (token 2)}`,
+		gone:   []ClientID{1},
 	},
 	{
-		name: "holders and waiters are never evicted",
-		cfg:  SMConfig{MaxClients: 2},
+		name: "an expired session's wait is withdrawn",
+		steps: []step{
+			{op: OpLead, ballot: 1, want: ended},
+			{c: 1, seq: 1, op: OpLock, name: "a", want: granted(1)},
+			{c: 2, seq: 1, op: OpLock, name: "a", want: queued},
+			{c: 3, seq: 1, op: OpLock, name: "a", want: queued},
+			{c: 2, op: OpExpire, ballot: 1, want: ended},
+			{c: 1, seq: 2, op: OpUnlock, name: "a", want: released, grants: []Grant{{Client: 3, Seq: 1, Name: "a", Token: 2}}},
+		},
+		status: `Current Locks: {"a": s3 (token 2)}`,
+	},
+	{
+		name: "a request without the session's tag is refused and changes nothing",
+		steps: []step{
+			{c: 1, seq: 1, op: OpLock, name: "a", want: granted(1)},
+			{c: 1, seq: 2, op: OpUnlock, name: "a", forge: true, want: refused},
+			{c: 1, seq: 2, op: OpClose, forge: true, want: refused},
+			{c: 1, seq: 2, op: OpTryLock, name: "a", want: granted(1)},
+		},
+		status: `Current Locks: {"a": s1 (token 1)}`,
+		known:  []ClientID{1},
+	},
+	{
+		name: "unlock of a lock the caller only waits for withdraws the wait",
 		steps: []step{
 			{c: 1, seq: 1, op: OpLock, name: "a", want: granted(1)},
 			{c: 2, seq: 1, op: OpLock, name: "a", want: queued},
-			{c: 3, seq: 1, op: OpUnlock, name: "b", want: notHeld},
-			{c: 4, seq: 1, op: OpUnlock, name: "b", want: notHeld}, // evicts c3
-			{c: 1, seq: 2, op: OpUnlock, name: "a", want: released, grants: []Grant{{Client: 2, Seq: 1, Name: "a", Token: 2}}},
-			{c: 2, seq: 1, op: OpLock, name: "a", want: granted(2)},
-			// Three records for a bound of two: c5 evicts c4 and c1 (idle
-			// now), oldest first, and the table is back within its bound.
-			{c: 5, seq: 1, op: OpUnlock, name: "b", want: notHeld},
+			{c: 2, seq: 2, op: OpUnlock, name: "a", want: notHeld},
 		},
-		status: `Current Locks: {"a": c2 (token 2)}`,
-		known:  []ClientID{2, 5},
-		gone:   []ClientID{1, 3, 4},
+		status: `Current Locks: {"a": s1 (token 1)}`,
 	},
 	{
-		name: "an evicted client restarts at FirstSeq as a new client",
-		cfg:  SMConfig{MaxClients: 1},
+		name: "a never-opened session is expired",
 		steps: []step{
-			{c: 1, seq: 1, op: OpTryLock, name: "a", want: granted(1)},
-			{c: 1, seq: 2, op: OpUnlock, name: "a", want: released},
-			{c: 2, seq: 1, op: OpTryLock, name: "b", want: granted(2)}, // evicts c1
-			{c: 1, seq: 2, op: OpUnlock, name: "a", want: stale},
-			{c: 1, seq: 1, op: OpUnlock, name: "b", want: notHeld},
+			{c: 9, seq: 1, op: OpLock, name: "a", want: expired},
 		},
-		status: `Current Locks: {"b": c2 (token 2)}`,
-		known:  []ClientID{1, 2},
+		status: `Current Locks: {}`,
+		gone:   []ClientID{9},
 	},
+}
+
+var (
+	ended   = Result{Status: Ended}
+	expired = Result{Status: SessionExpired}
+	refused = Result{Status: Refused}
+)
+
+// testSecret is session id's secret in these tests.
+func testSecret(id ClientID) Key { return Key{0: byte(id), 1: 0x5a} }
+
+// openSessions opens sessions 1..n, with testSecret's secrets.
+func openSessions(t *testing.T, s *StateMachine, n int) {
+	t.Helper()
+	for i := 1; i <= n; i++ {
+		id := ClientID(i)
+		r, _ := s.Apply(s.Applied(), Command{Client: NonceBit | id, Op: OpOpen, Arg: 5000, Key: testSecret(id)})
+		if r != (Result{Status: Opened, Holder: id, Token: 5000}) {
+			t.Fatalf("open %d: %v", i, r)
+		}
+	}
 }
 
 func TestStateMachineScenarios(t *testing.T) {
 	for _, sc := range smScenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			s := NewStateMachine(sc.cfg)
+			openSessions(t, s, 4)
 			runSteps(t, s, sc.steps)
 			if sc.status != "" {
 				if got := FormatStatus(s.Status()); got != sc.status {
@@ -278,6 +310,16 @@ func runSteps(t *testing.T, s *StateMachine, steps []step) {
 			slot++
 		}
 		c := Command{Client: st.c, Seq: st.seq, Op: st.op, Name: st.name}
+		if st.op == OpLead || st.op == OpExpire {
+			c.Arg, c.Node = st.ballot, 1
+		}
+		if st.op.Session() {
+			secret := testSecret(st.c)
+			if st.forge {
+				secret[2]++
+			}
+			c.Sign(secret)
+		}
 		got, grants := s.Apply(slot, c)
 		if got != st.want || !reflect.DeepEqual(grants, st.grants) {
 			t.Fatalf("step %d %v: got %v %v, want %v %v", i, c, got, grants, st.want, st.grants)
@@ -292,24 +334,22 @@ func runSteps(t *testing.T, s *StateMachine, steps []step) {
 // checkInvariants verifies what rebuild verifies on restore, on live state.
 func checkInvariants(t *testing.T, s *StateMachine) {
 	t.Helper()
-	if _, err := RestoreStateMachine(s.cfg, s.Snapshot()); err != nil {
+	r, err := RestoreStateMachine(s.cfg, s.Snapshot())
+	if err != nil {
 		t.Fatalf("own snapshot rejected: %v", err)
 	}
-	idle := 0
-	for _, sess := range s.sessions {
-		if !sess.pinned() {
-			idle++
+	for id, sess := range s.sessions {
+		if got := r.sessions[id]; got == nil || !slices.Equal(got.held, sess.held) || got.waitName != sess.waitName {
+			t.Fatalf("%v: derived fields not rebuilt alike", id)
 		}
-	}
-	if idle != s.idle.Len() {
-		t.Fatalf("eviction heap has %d sessions, want %d idle", s.idle.Len(), idle)
 	}
 }
 
 func TestLookup(t *testing.T) {
 	s := NewStateMachine(SMConfig{})
-	s.Apply(1, Command{Client: 1, Seq: 1, Op: OpLock, Name: "a"})
-	s.Apply(2, Command{Client: 2, Seq: 1, Op: OpLock, Name: "a"})
+	openSessions(t, s, 2)
+	s.Apply(1, signed(Command{Client: 1, Seq: 1, Op: OpLock, Name: "a"}))
+	s.Apply(2, signed(Command{Client: 2, Seq: 1, Op: OpLock, Name: "a"}))
 	tests := []struct {
 		c    ClientID
 		seq  uint64
@@ -330,6 +370,12 @@ func TestLookup(t *testing.T) {
 	}
 }
 
+// signed signs c with its session's test secret.
+func signed(c Command) Command {
+	c.Sign(testSecret(c.Client))
+	return c
+}
+
 func TestApplyRejectsSlotGoingBack(t *testing.T) {
 	s := NewStateMachine(SMConfig{})
 	s.Apply(5, Command{Client: 1, Seq: 1, Op: OpLock, Name: "a"})
@@ -347,10 +393,10 @@ func TestFormatStatus(t *testing.T) {
 		want  string
 	}{
 		{nil, `Current Locks: {}`},
-		{[]LockStatus{{Name: "1", Holder: 7, Token: 12, Waiters: []ClientID{9}}}, `Current Locks: {"1": c7 (token 12) waiting [c9]}`},
+		{[]LockStatus{{Name: "1", Holder: 7, Token: 12, Waiters: []ClientID{9}}}, `Current Locks: {"1": s7 (token 12) waiting [s9]}`},
 		{
 			[]LockStatus{{Name: "1", Holder: 7, Token: 12}, {Name: "x y", Holder: 2, Token: 3, Waiters: []ClientID{4, 5}}},
-			`Current Locks: {"1": c7 (token 12), "x y": c2 (token 3) waiting [c4 c5]}`,
+			`Current Locks: {"1": s7 (token 12), "x y": s2 (token 3) waiting [s4 s5]}`,
 		},
 	}
 	for _, tt := range tests {
@@ -375,21 +421,24 @@ func TestAssertsFire(t *testing.T) {
 	}
 	mustPanic("slot goes back", func() {
 		sm := NewStateMachine(SMConfig{})
-		sm.Apply(5, Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"})
-		sm.Apply(4, Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		openSessions(t, sm, 2)
+		sm.Apply(5, signed(Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"}))
+		sm.Apply(4, signed(Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"}))
 	})
 	mustPanic("cancelled waiter missing", func() {
 		sm := NewStateMachine(SMConfig{})
-		sm.Apply(1, Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"})
-		sm.Apply(2, Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		openSessions(t, sm, 2)
+		sm.Apply(1, signed(Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"}))
+		sm.Apply(2, signed(Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"}))
 		sm.locks["a"].waiters = nil // corrupt the queue behind the session's back
-		sm.Apply(3, Command{Client: 2, Seq: FirstSeq + 1, Op: OpTryLock, Name: "b"})
+		sm.Apply(3, signed(Command{Client: 2, Seq: FirstSeq + 1, Op: OpTryLock, Name: "b"}))
 	})
 	mustPanic("grant token not above the lock's", func() {
 		sm := NewStateMachine(SMConfig{})
-		sm.Apply(1, Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"})
-		sm.Apply(2, Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"})
+		openSessions(t, sm, 2)
+		sm.Apply(1, signed(Command{Client: 1, Seq: FirstSeq, Op: OpLock, Name: "a"}))
+		sm.Apply(2, signed(Command{Client: 2, Seq: FirstSeq, Op: OpLock, Name: "a"}))
 		sm.lastToken = 0 // the shared counter goes back
-		sm.Apply(3, Command{Client: 1, Seq: FirstSeq + 1, Op: OpUnlock, Name: "a"})
+		sm.Apply(3, signed(Command{Client: 1, Seq: FirstSeq + 1, Op: OpUnlock, Name: "a"}))
 	})
 }

@@ -6,30 +6,36 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"maps"
-	"slices"
+
+	"paxlock/paxos"
 )
 
 // snapshotVersion tags the snapshot format; bump it on any change.
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 // Snapshot returns the canonical encoding of the replicated state: equal
 // states give equal bytes, because locks and clients are written sorted and
 // every integer is a minimal uvarint.
 //
-//	version byte | applied | lastToken
+//	version byte | applied | lastToken | lastSession | leader round | leader node
 //	| nLocks | per lock by name: name | holder | token | nWaiters | (client, seq)...
-//	| nClients | per client by id: id | seq | lastSlot | status byte | token | holder
-func (s *StateMachine) Snapshot() []byte {
-	b := []byte{snapshotVersion}
+//	| nSessions | per session by id: id | nonce | secret (16 bytes) | leaseMs
+//	  | seq | status byte | token | holder
+func (s *StateMachine) Snapshot() []byte { return s.appendSnapshot(nil) }
+
+func (s *StateMachine) appendSnapshot(b []byte) []byte {
+	b = append(b, snapshotVersion)
 	b = binary.AppendUvarint(b, s.applied)
 	b = binary.AppendUvarint(b, s.lastToken)
+	b = binary.AppendUvarint(b, uint64(s.lastSession))
+	b = binary.AppendUvarint(b, s.leader.Round)
+	b = binary.AppendUvarint(b, uint64(s.leader.Node))
 	names := s.lockNames()
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, name := range names {
 		b = appendLock(b, name, s.locks[name])
 	}
-	ids := s.clientIDs()
+	ids := s.sessionIDs()
 	b = binary.AppendUvarint(b, uint64(len(ids)))
 	for _, id := range ids {
 		b = appendSession(b, s.sessions[id])
@@ -52,21 +58,21 @@ func appendLock(b []byte, name string, l *lockState) []byte {
 
 func appendSession(b []byte, sess *session) []byte {
 	b = binary.AppendUvarint(b, uint64(sess.id))
+	b = binary.AppendUvarint(b, uint64(sess.nonce))
+	b = append(b, sess.secret[:]...)
+	b = binary.AppendUvarint(b, sess.leaseMs)
 	b = binary.AppendUvarint(b, sess.seq)
-	b = binary.AppendUvarint(b, sess.lastSlot)
 	b = append(b, byte(sess.result.Status))
 	b = binary.AppendUvarint(b, sess.result.Token)
 	return binary.AppendUvarint(b, uint64(sess.result.Holder))
 }
 
-// clientIDs lists the sessions' clients in order (see lockNames).
-func (s *StateMachine) clientIDs() []ClientID { return slices.Sorted(maps.Keys(s.sessions)) }
-
 // Hash is FNV-1a 64 over the canonical snapshot, so replicas with equal state
 // have equal hashes, and (up to collisions) only those.
 func (s *StateMachine) Hash() uint64 {
+	s.scratch = s.appendSnapshot(s.scratch[:0])
 	h := fnv.New64a()
-	h.Write(s.Snapshot())
+	h.Write(s.scratch)
 	return h.Sum64()
 }
 
@@ -85,6 +91,13 @@ func RestoreStateMachine(cfg SMConfig, data []byte) (*StateMachine, error) {
 	}
 	s.applied = r.uvarint()
 	s.lastToken = r.uvarint()
+	s.lastSession = ClientID(r.uvarint())
+	s.leader.Round = r.uvarint()
+	if node := r.uvarint(); node > 1<<32-1 {
+		r.fail("leader node")
+	} else {
+		s.leader.Node = paxos.ID(node)
+	}
 	for n := r.uvarint(); n > 0 && r.err == nil; n-- {
 		s.readLock(&r)
 	}
@@ -117,19 +130,26 @@ func (s *StateMachine) readLock(r *reader) {
 }
 
 func (s *StateMachine) readSession(r *reader) {
-	sess := &session{id: ClientID(r.uvarint()), seq: r.uvarint(), lastSlot: r.uvarint(), heapIdx: -1}
+	sess := &session{id: ClientID(r.uvarint()), nonce: ClientID(r.uvarint())}
+	copy(sess.secret[:], r.bytes(KeyBytes))
+	sess.leaseMs = r.uvarint()
+	sess.seq = r.uvarint()
 	sess.result.Status = Status(r.byte())
 	sess.result.Token = r.uvarint()
 	sess.result.Holder = ClientID(r.uvarint())
 	if r.err == nil {
 		s.sessions[sess.id] = sess
+		s.nonces[sess.nonce] = sess.id
 	}
 }
 
 // rebuild checks the invariants Apply maintains and recomputes the derived
-// session fields and the eviction heap.
+// session fields.
 func (s *StateMachine) rebuild() error {
-	for _, id := range s.clientIDs() {
+	if len(s.nonces) != len(s.sessions) {
+		return fmt.Errorf("two sessions share an open nonce")
+	}
+	for _, id := range s.sessionIDs() {
 		if err := s.checkSession(s.sessions[id]); err != nil {
 			return err
 		}
@@ -139,12 +159,11 @@ func (s *StateMachine) rebuild() error {
 			return err
 		}
 	}
-	for _, id := range s.clientIDs() {
+	for _, id := range s.sessionIDs() {
 		sess := s.sessions[id]
 		if sess.result.Status == Queued && sess.waitName == "" {
 			return fmt.Errorf("%v is queued but waits for no lock", id)
 		}
-		s.reindex(sess)
 	}
 	return nil
 }
@@ -152,9 +171,13 @@ func (s *StateMachine) rebuild() error {
 func (s *StateMachine) checkSession(sess *session) error {
 	r := sess.result
 	switch {
-	case sess.seq < FirstSeq || sess.lastSlot > s.applied:
-		return fmt.Errorf("%v: seq %d at slot %d", sess.id, sess.seq, sess.lastSlot)
-	case !r.Status.valid() || r.Status == Stale:
+	case sess.id == 0 || sess.id > s.lastSession || sess.nonce&NonceBit == 0:
+		return fmt.Errorf("session %v (nonce %x)", sess.id, uint64(sess.nonce))
+	case sess.seq == 0 && r != Result{}:
+		return fmt.Errorf("%v: a result before any request", sess.id)
+	case sess.seq == 0:
+		return nil
+	case !r.Status.valid() || r.Status > Invalid:
 		return fmt.Errorf("%v: recorded status %v", sess.id, r.Status)
 	case r.Status == Granted && (r.Token == 0 || r.Token > s.lastToken):
 		return fmt.Errorf("%v: recorded token %d", sess.id, r.Token)
@@ -176,7 +199,7 @@ func (s *StateMachine) linkLock(name string, l *lockState) error {
 	case l.token == 0 || l.token > s.lastToken:
 		return fmt.Errorf("lock %q: token %d", name, l.token)
 	}
-	holder.holds++
+	holder.hold(name)
 	for _, w := range l.waiters {
 		sess := s.sessions[w.client]
 		switch {

@@ -13,7 +13,7 @@ import (
 // copy must give the same answers and keep the same hash all the way.
 func TestSnapshotRestoreBehavesIdentically(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := SMConfig{MaxClients: rapid.IntRange(1, 6).Draw(t, "maxClients")}
+		cfg := SMConfig{MaxSessions: rapid.IntRange(1, 6).Draw(t, "maxSessions")}
 		d := newStepper(NewStateMachine(cfg), 4)
 		for range rapid.IntRange(0, 40).Draw(t, "before") {
 			d.step(t)
@@ -49,7 +49,7 @@ func TestSnapshotOfEmptyStateMachine(t *testing.T) {
 // applied slot), so the hashes must differ.
 func TestHashDistinguishesStates(t *testing.T) {
 	l := func(c ClientID, seq uint64, op Op, name string) Command {
-		return Command{Client: c, Seq: seq, Op: op, Name: name}
+		return signed(Command{Client: c, Seq: seq, Op: op, Name: name})
 	}
 	tests := []struct {
 		name string
@@ -70,6 +70,8 @@ func TestHashDistinguishesStates(t *testing.T) {
 		{"client seq", []Command{l(1, 1, OpUnlock, "a"), l(1, 2, OpUnlock, "a")}, []Command{l(1, 1, OpUnlock, "a"), l(1, 3, OpUnlock, "a")}},
 		{"recorded result", []Command{l(1, 1, OpUnlock, "a")}, []Command{l(1, 1, OpUnlock, "")}},
 		{"applied slot", []Command{l(1, 1, OpUnlock, "a")}, []Command{l(1, 1, OpUnlock, "a"), l(1, 0, OpUnlock, "a")}},
+		{"session table", []Command{l(1, 1, OpUnlock, "a")}, []Command{l(1, 1, OpUnlock, "a"), l(2, 1, OpClose, "")}},
+		{"leader", []Command{{Op: OpLead, Arg: 1, Node: 1}}, []Command{{Op: OpLead, Arg: 1, Node: 2}}},
 	}
 	for _, tt := range tests {
 		ha, hb := hashAfter(tt.a), hashAfter(tt.b)
@@ -79,27 +81,32 @@ func TestHashDistinguishesStates(t *testing.T) {
 	}
 }
 
-// TestHashIgnoresInsertionOrder: the same state reached in different orders
-// (within one slot, so the eviction ages agree) hashes the same.
+// TestHashIgnoresInsertionOrder: the same state reached in different
+// orders hashes the same.
 func TestHashIgnoresInsertionOrder(t *testing.T) {
 	var ids []ClientID
 	for c := range ClientID(50) {
 		ids = append(ids, c+1)
 	}
 	s1, s2 := NewStateMachine(SMConfig{}), NewStateMachine(SMConfig{})
+	openSessions(t, s1, len(ids))
+	openSessions(t, s2, len(ids))
 	for i, c := range ids {
-		s1.Apply(1, Command{Client: c, Seq: 1, Op: OpUnlock, Name: string(rune('a' + i%26))})
+		s1.Apply(1, signed(Command{Client: c, Seq: 1, Op: OpUnlock, Name: string(rune('a' + i%26))}))
 		j := len(ids) - 1 - i
-		s2.Apply(1, Command{Client: ids[j], Seq: 1, Op: OpUnlock, Name: string(rune('a' + j%26))})
+		s2.Apply(1, signed(Command{Client: ids[j], Seq: 1, Op: OpUnlock, Name: string(rune('a' + j%26))}))
 	}
 	if s1.Hash() != s2.Hash() {
 		t.Fatalf("same state, different hashes")
 	}
 }
 
-// hashAfter applies cmds one per slot.
+// hashAfter opens sessions 1..3 and applies cmds one per slot.
 func hashAfter(cmds []Command) uint64 {
 	s := NewStateMachine(SMConfig{})
+	for i := ClientID(1); i <= 3; i++ {
+		s.Apply(0, Command{Client: NonceBit | i, Op: OpOpen, Arg: 5000, Key: testSecret(i)})
+	}
 	for i, c := range cmds {
 		s.Apply(uint64(i+1), c)
 	}
@@ -108,8 +115,9 @@ func hashAfter(cmds []Command) uint64 {
 
 func TestRestoreRejectsCorruptSnapshots(t *testing.T) {
 	s := NewStateMachine(SMConfig{})
-	s.Apply(1, Command{Client: 1, Seq: 1, Op: OpLock, Name: "a"})
-	s.Apply(2, Command{Client: 2, Seq: 1, Op: OpLock, Name: "a"})
+	openSessions(t, s, 2)
+	s.Apply(1, signed(Command{Client: 1, Seq: 1, Op: OpLock, Name: "a"}))
+	s.Apply(2, signed(Command{Client: 2, Seq: 1, Op: OpLock, Name: "a"}))
 	good := s.Snapshot()
 	for n := range len(good) {
 		if _, err := RestoreStateMachine(SMConfig{}, good[:n]); err == nil {
@@ -122,9 +130,8 @@ func TestRestoreRejectsCorruptSnapshots(t *testing.T) {
 	}{
 		{"trailing byte", func(b []byte) []byte { return append(b, 0) }},
 		{"version", func(b []byte) []byte { b[0] = 9; return b }},
-		// Lowering applied to 0 puts the clients' lastSlot above it.
-		{"applied below client slots", func(b []byte) []byte { b[1] = 0; return b }},
 		{"token counter below tokens", func(b []byte) []byte { b[2] = 0; return b }},
+		{"session counter below sessions", func(b []byte) []byte { b[3] = 1; return b }},
 	}
 	for _, tt := range tests {
 		_, err := RestoreStateMachine(SMConfig{}, tt.mutate(bytes.Clone(good)))

@@ -29,6 +29,24 @@ const (
 	// made now; an earlier copy may have taken effect, so a client that gets
 	// Stale for its current request must treat the outcome as unknown.
 	Stale Status = 7
+	// SessionExpired: the request's session does not exist: it expired, was
+	// closed, or was never opened. Nothing changes now; whether an earlier
+	// copy of the request took effect before the session ended is not
+	// known, but whatever the session held was released when it ended.
+	// Open a new session.
+	SessionExpired Status = 8
+	// Refused: the request's tag does not prove its session's secret (a
+	// forgery, or the wrong secret). No change, and nothing recorded.
+	Refused Status = 9
+	// Opened: an OpOpen started a session: Result.Holder is the session's
+	// id and Result.Token its lease in ms (the asked-for lease, clamped to
+	// the group's bounds).
+	Opened Status = 10
+	// Ended: an OpClose or OpExpire ended the session (its locks released,
+	// its waits withdrawn), or an OpLead took the leases over.
+	Ended Status = 11
+	// Full: an OpOpen found the session table full; nothing was opened.
+	Full Status = 12
 
 	// Redirect (wire only): this replica could not take the request (it
 	// knows no leader, or its queue is full); Reply.Leader is its best
@@ -38,18 +56,27 @@ const (
 	// table. The state machine answers OpRead with it (and records it
 	// nowhere).
 	Report Status = 33
+	// Alive (wire only): the leader heard the OpKeepAlive and counts the
+	// session's lease from now.
+	Alive Status = 34
 )
 
 var statusNames = [...]string{
-	Granted:  "granted",
-	Queued:   "queued",
-	Busy:     "busy",
-	Released: "released",
-	NotHeld:  "not-held",
-	Invalid:  "invalid",
-	Stale:    "stale",
-	Redirect: "redirect",
-	Report:   "report",
+	Granted:        "granted",
+	Queued:         "queued",
+	Busy:           "busy",
+	Released:       "released",
+	NotHeld:        "not-held",
+	Invalid:        "invalid",
+	Stale:          "stale",
+	SessionExpired: "session-expired",
+	Refused:        "refused",
+	Opened:         "opened",
+	Ended:          "ended",
+	Full:           "full",
+	Redirect:       "redirect",
+	Report:         "report",
+	Alive:          "alive",
 }
 
 func (s Status) String() string {
@@ -60,7 +87,7 @@ func (s Status) String() string {
 }
 
 // valid reports whether s is a status the state machine records.
-func (s Status) valid() bool { return s >= Granted && s <= Stale }
+func (s Status) valid() bool { return s >= Granted && s <= Full }
 
 // Result is the answer to one command. Token is set for Granted, Holder for
 // Busy; both are zero otherwise.
@@ -76,6 +103,8 @@ func (r Result) String() string {
 		return fmt.Sprintf("granted #%d", r.Token)
 	case Busy:
 		return fmt.Sprintf("busy (%v)", r.Holder)
+	case Opened:
+		return fmt.Sprintf("opened %v (%d ms)", r.Holder, r.Token)
 	}
 	return r.Status.String()
 }

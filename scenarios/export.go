@@ -348,9 +348,12 @@ func parseOp(s string) (OpSpec, string, error) {
 	name, rest, ok := strings.Cut(s, "(")
 	var op OpSpec
 	o, err := lockmgr.ParseOp(name)
-	if !ok || err != nil {
+	if !ok || err != nil || !o.Callable() {
 		var forms []string
 		for _, o := range lockmgr.Ops() {
+			if !o.Callable() {
+				continue
+			}
 			arg := `""`
 			if o.Named() {
 				arg = `"name"`

@@ -88,6 +88,15 @@ type runner struct {
 	notes   []porcupine.Annotation
 	onApply func(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)
 	done    []int // history indexes completed since the last Cluster.Done
+	// expiries: when each expiry (session, ballot) was first proposed;
+	// ended: the sessions whose end is in the history.
+	expiries map[expiryKey]int64
+	ended    map[lockmgr.ClientID]bool
+}
+
+type expiryKey struct {
+	session lockmgr.ClientID
+	ballot  paxos.Ballot
 }
 
 // Run executes a scenario in the simulator and checks it.
@@ -116,7 +125,7 @@ func Run(scn Scenario, opt Options) (res Result) {
 }
 
 func newRunner(scn *Scenario, opt Options) *runner {
-	r := &runner{scn: scn, opt: opt, checks: check.New(scn.Replicas, 0), live: check.NewLiveness(scn.Replicas)}
+	r := &runner{scn: scn, opt: opt, expiries: map[expiryKey]int64{}, ended: map[lockmgr.ClientID]bool{}, checks: check.New(scn.Replicas, simhost.SimSM), live: check.NewLiveness(scn.Replicas)}
 	for i := 1; i <= scn.Replicas; i++ {
 		r.peers = append(r.peers, paxos.ID(i))
 	}
@@ -191,7 +200,19 @@ func (r *runner) StateHash(id paxos.ID, applied, hash uint64) { r.checks.StateHa
 
 func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
 	r.checks.Applied(id, slot, c, res, grants)
-	r.hist.Applied(r.w.Now(), c, grants)
+	ended := res.Status == lockmgr.Ended && (c.Op == lockmgr.OpExpire || c.Op == lockmgr.OpClose)
+	r.hist.Applied(r.w.Now(), c, ended, grants)
+	if ended && c.Op == lockmgr.OpExpire && !r.ended[c.Client] {
+		// An expiry is the group's own operation: called when first
+		// proposed, returned when first applied.
+		r.ended[c.Client] = true
+		k := expiryKey{c.Client, paxos.Ballot{Round: c.Arg, Node: c.Node}}
+		call, ok := r.expiries[k]
+		if !ok {
+			r.fail(check.FailOracle, fmt.Sprintf("replica %d applied %v, which no replica proposed", id, c))
+		}
+		r.hist.Ended(call, r.w.Now(), c.Client, c.Op)
+	}
 	if r.onApply != nil {
 		r.onApply(id, slot, c, res, grants)
 	}
@@ -206,18 +227,33 @@ func (r *runner) Invoked(client int, nowNs int64, op lockmgr.Op, name string) in
 
 func (r *runner) Queued(client, h int, nowNs int64) { r.live.Queued(nowNs, h) }
 
+func (r *runner) Began(client, h int, s lockmgr.ClientID) { r.hist.Began(h, s) }
+
+func (r *runner) Proposed(id paxos.ID, c lockmgr.Command) {
+	if c.Op != lockmgr.OpExpire {
+		return
+	}
+	k := expiryKey{c.Client, paxos.Ballot{Round: c.Arg, Node: c.Node}}
+	if _, ok := r.expiries[k]; !ok {
+		r.expiries[k] = r.w.Now()
+	}
+}
+
 func (r *runner) Abandoned(client, h int, seq uint64, nowNs int64) {
 	r.hist.Abandon(h, seq)
-	r.checks.Answered(h, lockmgr.ClientID(client+1), lockmgr.Completion{})
+	r.checks.Answered(h, r.hist.Op(h).Input.(check.Input).Client, lockmgr.Completion{})
 }
 
 func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
+	if c.Session != 0 {
+		r.hist.Began(h, c.Session)
+	}
 	r.hist.Return(h, nowNs, c.Result)
 	if c.Result.Status == lockmgr.Report {
 		r.hist.ReturnTable(h, c.Locks)
 	}
 	r.live.Returned(nowNs, h)
-	r.checks.Answered(h, lockmgr.ClientID(client+1), c)
+	r.checks.Answered(h, c.Session, c)
 	r.done = append(r.done, h)
 }
 

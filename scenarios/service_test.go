@@ -111,13 +111,16 @@ func TestLostReplyRetry(t *testing.T) {
 	c := newCluster(t, 2, 3, 1, sim.NetConfig{LatencyMinNs: 100_000, LatencyMaxNs: 300_000})
 	a := watch(c, 1)
 	w := c.World()
-	c.RunFor(50e6) // elect a leader first
+	c.RunFor(50e6)                           // elect a leader first
+	c.Start(0, lockmgr.OpTryLock, "warm-up") // opens the session, as s1
+	mustIdle(t, c, 1e9)
+	c.Done()
 	for id := sim.Addr(1); id <= 3; id++ {
 		w.Cut(id, ClientAddrBase)
 	}
 	c.Start(0, lockmgr.OpLock, "a")
 	c.RunFor(500e6)
-	first := a.results["c1#1"]
+	first := a.results["s1#2"]
 	if len(first) == 0 || first[0].Status != lockmgr.Granted {
 		t.Fatalf("lock not applied while replies were lost: %+v", first)
 	}

@@ -1,6 +1,7 @@
 // Command lockctl is the lock service's client REPL, as the seed's was:
 //
 //	lockctl [-config config.json] [-timeout 5s] [command]
+//	lockctl [-config config.json] [-timeout 0] hold NAME -- CMD [ARGS...]
 //
 // It reads commands from standard input, one a line, so it scripts too; a
 // command given on the command line (`lockctl status`, `lockctl lock 7`)
@@ -12,6 +13,18 @@
 //	status      the lock table, and every replica's leader and counters
 //	help        this list
 //	exit        quit (so does end of input)
+//
+// Everything runs in one session, opened at start and kept alive in the
+// background: its locks are held while lockctl runs and released when it
+// ends (exit, end of input, Ctrl-C, SIGTERM); a lockctl that is killed
+// outright loses them when the group expires its lease. A lock that waits
+// longer than -timeout gives up and withdraws its wait.
+//
+// hold takes lock NAME, runs CMD with the lock's fencing token in
+// PAXLOCK_TOKEN, and releases the lock when CMD exits, with CMD's exit
+// status. If the lease is lost while CMD runs, CMD gets SIGTERM: anything
+// it guards with the lock must check the token, since a lease can only
+// say when a lock may have moved on, not stop a process acting on it.
 //
 // Each command prints one result line (with the fencing token of a grant),
 // then the lock table as the seed printed it: `Current Locks: {...}`. A
@@ -27,7 +40,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
+	"os/signal"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"paxlock/lockmgr"
@@ -35,7 +52,10 @@ import (
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
 }
 
 const help = `commands:
@@ -44,73 +64,214 @@ const help = `commands:
   unlock K    release lock K
   status      the lock table, and every replica's leader and drop counters
   help        this list
-  exit        quit (so does the end of input)`
+  exit        quit (so does the end of input); the session's locks are released`
 
 // nodeStatusTimeoutMax bounds the wait for each replica's status, so that
 // status over a group with dead nodes stays quick.
 const nodeStatusTimeoutMax = time.Second
 
+// closeTimeout bounds the wait for the session's close at the end.
+const closeTimeout = 2 * time.Second
+
 type repl struct {
 	cfg     *udphost.Config
 	cl      *udphost.Client
+	ctx     context.Context // ends on Ctrl-C or SIGTERM
+	mu      sync.Mutex      // one writer of out at a time: the lease watcher prints too
 	out     io.Writer
-	timeout time.Duration
+	timeout time.Duration // 0: wait forever
 	failed  bool
 }
 
-func run(args []string, in io.Reader, out, errw io.Writer) int {
+func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
 	fs := flag.NewFlagSet("lockctl", flag.ContinueOnError)
 	fs.SetOutput(errw)
 	configPath := fs.String("config", udphost.DefaultFile, "the group's configuration file")
-	timeout := fs.Duration("timeout", 5*time.Second, "give up on a command after this long")
+	timeout := fs.Duration("timeout", 5*time.Second, "give up on a command after this long (0: wait forever)")
 	fs.Usage = func() {
-		fmt.Fprintf(errw, "usage: lockctl [-config config.json] [-timeout 5s] [command] (else commands from standard input)\n\n%s\n\nflags:\n", help)
+		fmt.Fprintf(errw, "usage: lockctl [-config config.json] [-timeout 5s] [command] (else commands from standard input)\n"+
+			"       lockctl [-config config.json] [-timeout 0] hold NAME -- CMD [ARGS...]\n\n%s\n\nflags:\n", help)
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if *timeout <= 0 {
+	if *timeout < 0 {
 		fs.Usage()
 		return 2
+	}
+	var holdArgs []string
+	if fs.Arg(0) == "hold" {
+		holdArgs = fs.Args()[1:]
+		if len(holdArgs) < 3 || holdArgs[1] != "--" || !lockmgr.ValidName(holdArgs[0]) {
+			fmt.Fprintln(errw, "usage: lockctl hold NAME -- CMD [ARGS...]")
+			return 2
+		}
 	}
 	cfg, err := udphost.LoadConfig(*configPath)
 	if err != nil {
 		fmt.Fprintf(errw, "lockctl: %v\n", err)
 		return 2
 	}
-	cl, err := udphost.NewClient(cfg, udphost.ClientOptions{})
+	r := &repl{cfg: cfg, ctx: ctx, out: out, timeout: *timeout}
+	lost := make(chan lockmgr.ClientID, 1)
+	cl, err := udphost.NewClient(cfg, udphost.ClientOptions{OnLeaseLost: func(s lockmgr.ClientID) {
+		select {
+		case lost <- s:
+		default:
+		}
+	}})
 	if err != nil {
 		fmt.Fprintf(errw, "lockctl: %v\n", err)
 		return 1
 	}
+	r.cl = cl
 	defer cl.Close()
-	r := &repl{cfg: cfg, cl: cl, out: out, timeout: *timeout}
+	defer r.closeSession()
+	if holdArgs != nil {
+		return r.hold(holdArgs[0], holdArgs[2:], lost, errw)
+	}
+	go func() {
+		for s := range lost {
+			r.mu.Lock()
+			fmt.Fprintf(r.out, "lease of session %v lost: its locks are gone (the next command opens a new session)\n", s)
+			r.mu.Unlock()
+		}
+	}()
 	if fs.NArg() > 0 {
 		r.command(strings.Join(fs.Args(), " "))
 		return r.exitCode()
 	}
 	interactive := isTerminal(in)
 	if interactive {
-		fmt.Fprintf(out, "lockctl: client %v of a %d-node group (%s); type help\n", cl.ID(), len(cfg.Nodes), *configPath)
+		octx, cancel := r.opCtx()
+		s, err := cl.OpenSession(octx)
+		cancel()
+		if err != nil {
+			fmt.Fprintf(out, "lockctl: could not open a session: %v\n", err)
+			return 1
+		}
+		fmt.Fprintf(out, "lockctl: session %v of a %d-node group (%s); type help\n", s, len(cfg.Nodes), *configPath)
 	}
-	sc := bufio.NewScanner(in)
+	lines := make(chan string)
+	readErr := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		readErr <- sc.Err()
+		close(lines)
+	}()
 	for {
 		if interactive {
-			fmt.Fprint(out, "> ")
+			r.print("> ")
 		}
-		if !sc.Scan() {
-			break
-		}
-		if !r.command(sc.Text()) {
-			break
+		select {
+		case <-ctx.Done():
+			r.print("\n")
+			return 130
+		case line, ok := <-lines:
+			if !ok {
+				if err := <-readErr; err != nil {
+					fmt.Fprintf(errw, "lockctl: reading input: %v\n", err)
+					return 1
+				}
+				return r.exitCode()
+			}
+			if !r.command(line) {
+				return r.exitCode()
+			}
 		}
 	}
-	if err := sc.Err(); err != nil {
-		fmt.Fprintf(errw, "lockctl: reading input: %v\n", err)
+}
+
+// opCtx is the context of one command: -timeout, or none, and ended by a
+// signal.
+func (r *repl) opCtx() (context.Context, context.CancelFunc) {
+	if r.timeout == 0 {
+		return context.WithCancel(r.ctx)
+	}
+	return context.WithTimeout(r.ctx, r.timeout)
+}
+
+// closeSession ends the session, releasing its locks, whatever the reason
+// lockctl ends.
+func (r *repl) closeSession() {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	if err := r.cl.CloseSession(ctx); err != nil {
+		r.print(fmt.Sprintf("lockctl: could not close the session (the group expires it after its lease): %v\n", err))
+	}
+}
+
+func (r *repl) print(s string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprint(r.out, s)
+}
+
+// hold takes name, runs argv with the token in PAXLOCK_TOKEN until it
+// exits, and releases the lock; it returns argv's exit status.
+func (r *repl) hold(name string, argv []string, lost <-chan lockmgr.ClientID, errw io.Writer) int {
+	ctx, cancel := r.opCtx()
+	comp, err := r.cl.Do(ctx, lockmgr.OpLock, name)
+	cancel()
+	if err != nil || comp.Result.Status != lockmgr.Granted {
+		if err == nil {
+			err = fmt.Errorf("answered %v", comp.Result)
+		}
+		fmt.Fprintf(errw, "lockctl: hold %s: %v\n", name, err)
+		r.withdraw(name, err)
 		return 1
 	}
-	return r.exitCode()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, r.out, errw
+	cmd.Env = append(os.Environ(), fmt.Sprintf("PAXLOCK_TOKEN=%d", comp.Result.Token))
+	if err := cmd.Start(); err != nil {
+		fmt.Fprintf(errw, "lockctl: hold %s: %v\n", name, err)
+		r.unlock(name)
+		return 1
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	select {
+	case waitErr = <-exited:
+	case <-lost:
+		fmt.Fprintf(errw, "lockctl: hold %s: lease lost; stopping %s\n", name, argv[0])
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		waitErr = <-exited
+	case <-r.ctx.Done():
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		waitErr = <-exited
+	}
+	r.unlock(name)
+	var ee *exec.ExitError
+	switch {
+	case errors.As(waitErr, &ee):
+		return max(ee.ExitCode(), 1)
+	case waitErr != nil:
+		fmt.Fprintf(errw, "lockctl: hold %s: %v\n", name, waitErr)
+		return 1
+	}
+	return 0
+}
+
+func (r *repl) unlock(name string) {
+	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
+	defer cancel()
+	_, _ = r.cl.Do(ctx, lockmgr.OpUnlock, name) // the close at the end releases it anyway
+}
+
+// withdraw takes back a Lock that got no final answer: an Unlock ends the
+// wait if it is still queued, and releases the lock if it was granted
+// after all; either way the lock is not left to a client that gave up.
+func (r *repl) withdraw(name string, err error) {
+	var na *udphost.NoAnswerError
+	if errors.As(err, &na) && na.Op == lockmgr.OpLock && na.Session != 0 {
+		r.unlock(name)
+	}
 }
 
 func (r *repl) exitCode() int {
@@ -141,7 +302,7 @@ func (r *repl) command(line string) bool {
 	case cmd == "status":
 		r.status()
 	case cmd == "help":
-		fmt.Fprintln(r.out, help)
+		r.print(help + "\n")
 	case cmd == "exit" || cmd == "quit":
 		return false
 	default:
@@ -152,19 +313,26 @@ func (r *repl) command(line string) bool {
 
 func (r *repl) fail(format string, args ...any) {
 	r.failed = true
-	fmt.Fprintf(r.out, format+"\n", args...)
+	r.print(fmt.Sprintf(format+"\n", args...))
 }
 
 // lockCommand runs lock, trylock or unlock and prints its result and then
 // the lock table.
 func (r *repl) lockCommand(op lockmgr.Op, name string) {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	ctx, cancel := r.opCtx()
 	comp, err := r.cl.Do(ctx, op, name)
 	cancel()
 	var na *udphost.NoAnswerError
 	switch {
+	case errors.As(err, &na) && r.ctx.Err() != nil:
+		r.withdraw(name, err)
+		return // interrupted: the session closes next
 	case errors.As(err, &na):
 		r.fail("%v %s: %v", op, name, na)
+		if na.Op == lockmgr.OpLock && na.Session != 0 {
+			r.withdraw(name, err)
+			r.print(fmt.Sprintf("%v %s: wait withdrawn\n", op, name))
+		}
 		if !na.Heard {
 			return // nobody answers; asking for the table would only wait again
 		}
@@ -180,17 +348,19 @@ func (r *repl) lockCommand(op lockmgr.Op, name string) {
 func (r *repl) result(op lockmgr.Op, name string, res lockmgr.Result) {
 	switch res.Status {
 	case lockmgr.Granted:
-		fmt.Fprintf(r.out, "%v %s: granted (token %d)\n", op, name, res.Token)
+		r.print(fmt.Sprintf("%v %s: granted (token %d)\n", op, name, res.Token))
 	case lockmgr.Busy:
-		fmt.Fprintf(r.out, "%v %s: busy (held by %v)\n", op, name, res.Holder)
+		r.print(fmt.Sprintf("%v %s: busy (held by %v)\n", op, name, res.Holder))
 	case lockmgr.Released:
-		fmt.Fprintf(r.out, "%v %s: released\n", op, name)
+		r.print(fmt.Sprintf("%v %s: released\n", op, name))
 	case lockmgr.NotHeld:
-		fmt.Fprintf(r.out, "%v %s: not held by this client (%v)\n", op, name, r.cl.ID())
+		r.print(fmt.Sprintf("%v %s: not held by this session (%v)\n", op, name, r.cl.ID()))
 	case lockmgr.Invalid:
 		r.fail("%v %s: invalid lock name (want 1 to %d bytes)", op, name, lockmgr.NameBytesMax)
 	case lockmgr.Stale:
-		r.fail("%v %s: outcome unknown: the group no longer knows this session; continuing as %v", op, name, r.cl.ID())
+		r.fail("%v %s: outcome unknown (an older copy of the request)", op, name)
+	case lockmgr.SessionExpired:
+		r.fail("%v %s: the session had expired: its locks are gone; the next command opens a new session", op, name)
 	default:
 		r.fail("%v %s: unexpected answer %v", op, name, res)
 	}
@@ -198,14 +368,14 @@ func (r *repl) result(op lockmgr.Op, name string, res lockmgr.Result) {
 
 // table prints the lock table as the seed did.
 func (r *repl) table() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	ctx, cancel := r.opCtx()
 	comp, err := r.cl.Do(ctx, lockmgr.OpStatus, "")
 	cancel()
 	if err != nil {
 		r.fail("Current Locks: unknown (status: %v)", err)
 		return false
 	}
-	fmt.Fprintln(r.out, lockmgr.FormatStatus(comp.Locks))
+	r.print(lockmgr.FormatStatus(comp.Locks) + "\n")
 	return true
 }
 
@@ -214,7 +384,10 @@ func (r *repl) status() {
 	reachable := r.table()
 	for _, id := range r.cfg.Peers() {
 		addr, _ := r.cfg.NodeAddr(id)
-		d := min(r.timeout, nodeStatusTimeoutMax)
+		d := nodeStatusTimeoutMax
+		if r.timeout > 0 {
+			d = min(r.timeout, d)
+		}
 		if !reachable {
 			d = min(d, 100*time.Millisecond)
 		}
@@ -222,7 +395,7 @@ func (r *repl) status() {
 		rep, err := r.cl.NodeStatus(ctx, id)
 		cancel()
 		if err != nil {
-			fmt.Fprintf(r.out, "node %d %v: no answer within %v\n", id, addr, d)
+			r.print(fmt.Sprintf("node %d %v: no answer within %v\n", id, addr, d))
 			continue
 		}
 		var b strings.Builder
@@ -231,7 +404,7 @@ func (r *repl) status() {
 		for i, v := range rep.Counters {
 			fmt.Fprintf(&b, " %v=%d", lockmgr.Counter(i), v)
 		}
-		fmt.Fprintln(r.out, b.String())
+		r.print(b.String() + "\n")
 	}
 }
 

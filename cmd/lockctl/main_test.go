@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"paxlock/lockmgr"
 	"paxlock/lockmgr/udphost"
 )
 
@@ -41,8 +44,9 @@ func writeConfig(t *testing.T, n int) (string, []*net.UDPConn) {
 
 // startNodes starts every replica of path's config, each on the port
 // writeConfig holds for it, released just before the replica binds it.
-func startNodes(t *testing.T, path string, ports []*net.UDPConn) {
+func startNodes(t *testing.T, path string, ports []*net.UDPConn) []*udphost.Node {
 	t.Helper()
+	var nodes []*udphost.Node
 	cfg, err := udphost.LoadConfig(path)
 	if err != nil {
 		t.Fatal(err)
@@ -54,10 +58,12 @@ func startNodes(t *testing.T, path string, ports []*net.UDPConn) {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { n.Close() })
+		nodes = append(nodes, n)
 	}
+	return nodes
 }
 
-var clientID = regexp.MustCompile(`c[0-9]{2,}`)
+var clientID = regexp.MustCompile(`\bs[0-9]+\b`)
 
 // TestScript runs the seed's REPL session as a script.
 func TestScript(t *testing.T) {
@@ -76,27 +82,27 @@ exit
 lock 4
 `
 	var out, errw bytes.Buffer
-	code := run([]string{"-config", path}, strings.NewReader(script), &out, &errw)
-	got := clientID.ReplaceAllString(out.String(), "cX")
+	code := run(context.Background(), []string{"-config", path}, strings.NewReader(script), &out, &errw)
+	got := clientID.ReplaceAllString(out.String(), "sX")
 	want := `lock 1: granted (token 1)
-Current Locks: {"1": cX (token 1)}
+Current Locks: {"1": sX (token 1)}
 trylock 1: granted (token 1)
-Current Locks: {"1": cX (token 1)}
+Current Locks: {"1": sX (token 1)}
 lock 2: granted (token 2)
-Current Locks: {"1": cX (token 1), "2": cX (token 2)}
+Current Locks: {"1": sX (token 1), "2": sX (token 2)}
 unlock 1: released
-Current Locks: {"2": cX (token 2)}
-unlock 1: not held by this client (cX)
-Current Locks: {"2": cX (token 2)}
+Current Locks: {"2": sX (token 2)}
+unlock 1: not held by this session (sX)
+Current Locks: {"2": sX (token 2)}
 lock 3: granted (token 3)
-Current Locks: {"2": cX (token 2), "3": cX (token 3)}
-Current Locks: {"2": cX (token 2), "3": cX (token 3)}
+Current Locks: {"2": sX (token 2), "3": sX (token 3)}
+Current Locks: {"2": sX (token 2), "3": sX (token 3)}
 `
 	if !strings.HasPrefix(got, want) {
 		t.Fatalf("output:\n%s\nwant it to start with:\n%s", got, want)
 	}
 	for id := 1; id <= 3; id++ {
-		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held; bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0$`, id))
+		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held; bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0 forged=0$`, id))
 		if !line.MatchString(got) {
 			t.Errorf("status has no counters line for node %d:\n%s", id, got)
 		}
@@ -110,7 +116,7 @@ func TestBadCommands(t *testing.T) {
 	path, ports := writeConfig(t, 1)
 	startNodes(t, path, ports)
 	var out, errw bytes.Buffer
-	code := run([]string{"-config", path}, strings.NewReader("frobnicate 1\nlock\nlock a b\nstatus now\nhelp\nlock "+strings.Repeat("n", 129)+"\n"), &out, &errw)
+	code := run(context.Background(), []string{"-config", path}, strings.NewReader("frobnicate 1\nlock\nlock a b\nstatus now\nhelp\nlock "+strings.Repeat("n", 129)+"\n"), &out, &errw)
 	for _, want := range []string{
 		`unknown command "frobnicate": try help`,
 		"usage: lock NAME",
@@ -136,7 +142,7 @@ func TestBadCommands(t *testing.T) {
 func TestUnreachableCluster(t *testing.T) {
 	path, _ := writeConfig(t, 3)
 	var out, errw bytes.Buffer
-	code := run([]string{"-config", path, "-timeout", "300ms"}, strings.NewReader("lock 1\nunlock 1\nstatus\n"), &out, &errw)
+	code := run(context.Background(), []string{"-config", path, "-timeout", "300ms"}, strings.NewReader("lock 1\nunlock 1\nstatus\n"), &out, &errw)
 	want := regexp.MustCompile(`^lock 1: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)
 unlock 1: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)
 Current Locks: unknown \(status: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)\)
@@ -156,7 +162,7 @@ func TestBadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.json")
 	os.WriteFile(path, []byte(`{"nodes":[{"id":1,"addr":"127.0.0.1:7101"},{"id":1,"addr":"127.0.0.1:7102"}]}`), 0o644)
 	var out, errw bytes.Buffer
-	code := run([]string{"-config", path}, strings.NewReader(""), &out, &errw)
+	code := run(context.Background(), []string{"-config", path}, strings.NewReader(""), &out, &errw)
 	if code != 2 || !strings.Contains(errw.String(), "config.json: nodes[1].id: duplicate id 1") {
 		t.Fatalf("exit %d, stderr %q", code, errw.String())
 	}
@@ -167,11 +173,101 @@ func TestOneShot(t *testing.T) {
 	path, ports := writeConfig(t, 3)
 	startNodes(t, path, ports)
 	var out, errw bytes.Buffer
-	if code := run([]string{"-config", path, "trylock", "7"}, strings.NewReader("lock 8\n"), &out, &errw); code != 0 {
+	if code := run(context.Background(), []string{"-config", path, "trylock", "7"}, strings.NewReader("lock 8\n"), &out, &errw); code != 0 {
 		t.Fatalf("exit %d: %s%s", code, out.String(), errw.String())
 	}
-	got := clientID.ReplaceAllString(out.String(), "cX")
-	if want := "trylock 7: granted (token 1)\nCurrent Locks: {\"7\": cX (token 1)}\n"; got != want {
+	got := clientID.ReplaceAllString(out.String(), "sX")
+	if want := "trylock 7: granted (token 1)\nCurrent Locks: {\"7\": sX (token 1)}\n"; got != want {
 		t.Fatalf("output %q, want %q", got, want)
+	}
+}
+
+func newClient(t *testing.T, path string) *udphost.Client {
+	t.Helper()
+	cfg, err := udphost.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := udphost.NewClient(cfg, udphost.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func mustDo(t *testing.T, c *udphost.Client, op lockmgr.Op, name string) lockmgr.Result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	comp, err := c.Do(ctx, op, name)
+	if err != nil {
+		t.Fatalf("%v %s: %v", op, name, err)
+	}
+	return comp.Result
+}
+
+// TestSessionClosedAtEnd: the end of input closes the session, which
+// releases its locks at once (not a lease later).
+func TestSessionClosedAtEnd(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	startNodes(t, path, ports)
+	var out, errw bytes.Buffer
+	if code := run(context.Background(), []string{"-config", path}, strings.NewReader("lock a\nlock b\n"), &out, &errw); code != 0 {
+		t.Fatalf("exit %d: %s%s", code, out.String(), errw.String())
+	}
+	c := newClient(t, path)
+	for _, name := range []string{"a", "b"} {
+		if r := mustDo(t, c, lockmgr.OpTryLock, name); r.Status != lockmgr.Granted {
+			t.Fatalf("trylock %s after lockctl ended: %v, want granted", name, r)
+		}
+	}
+}
+
+// TestLockTimeoutWithdrawsWait: a lock that waits past -timeout withdraws
+// its wait: the table shows no waiter, and the holder's unlock frees the
+// lock rather than handing it to a client that gave up.
+func TestLockTimeoutWithdrawsWait(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	startNodes(t, path, ports)
+	holder := newClient(t, path)
+	if r := mustDo(t, holder, lockmgr.OpLock, "w"); r.Status != lockmgr.Granted {
+		t.Fatalf("lock w: %v", r)
+	}
+	var out, errw bytes.Buffer
+	run(context.Background(), []string{"-config", path, "-timeout", "300ms"}, strings.NewReader("lock w\nstatus\n"), &out, &errw)
+	got := clientID.ReplaceAllString(out.String(), "sX")
+	if !strings.Contains(got, "lock w: wait withdrawn\n") || !strings.Contains(got, "\nCurrent Locks: {\"w\": sX (token 1)}\n") {
+		t.Fatalf("output:\n%s\nwant the wait withdrawn and no waiter in the table", got)
+	}
+	if r := mustDo(t, holder, lockmgr.OpUnlock, "w"); r.Status != lockmgr.Released {
+		t.Fatalf("unlock w: %v", r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	rep, err := holder.NodeStatus(ctx, 1)
+	if err != nil || len(rep.Locks) != 0 {
+		t.Fatalf("after the holder's unlock: %v %v, want no locks", rep.Locks, err)
+	}
+}
+
+// TestHold: hold runs the command with the token, passes its exit status
+// on, and releases the lock when it ends.
+func TestHold(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	startNodes(t, path, ports)
+	var out, errw bytes.Buffer
+	code := run(context.Background(), []string{"-config", path, "hold", "h", "--", "sh", "-c", "echo token=$PAXLOCK_TOKEN; exit 3"},
+		strings.NewReader(""), &out, &errw)
+	if code != 3 || out.String() != "token=1\n" {
+		t.Fatalf("exit %d, output %q, stderr %q; want 3 and the token", code, out.String(), errw.String())
+	}
+	if r := mustDo(t, newClient(t, path), lockmgr.OpTryLock, "h"); r.Status != lockmgr.Granted || r.Token != 2 {
+		t.Fatalf("trylock h after hold ended: %v, want granted #2", r)
+	}
+	for _, args := range [][]string{{"hold"}, {"hold", "h"}, {"hold", "h", "sh"}, {"hold", "h", "--"}, {"hold", "", "--", "true"}} {
+		if code := run(context.Background(), append([]string{"-config", path}, args...), strings.NewReader(""), &out, &errw); code != 2 {
+			t.Errorf("lockctl %v: exit %d, want 2 (usage)", args, code)
+		}
 	}
 }

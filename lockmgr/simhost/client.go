@@ -26,6 +26,7 @@ type Client struct {
 	queue      []Op   // operations still to issue, in order
 	cur        int    // handle of the outstanding operation, -1 if none
 	queued     bool   // the outstanding operation was answered Queued (reported once)
+	began      bool   // the outstanding operation's session was reported
 	queuedAt   int64  // the tick it was
 	seq        uint64 // the outstanding operation's sequence number
 	thinkUntil int64
@@ -96,6 +97,8 @@ func (p *Client) Tick(env sim.Env) {
 		}
 		p.seq = seq
 		p.cur = p.rec.Invoked(p.idx, env.Now(), op.Op, op.Name)
+		p.began = false
+		p.reportSession()
 	}
 	p.flush(env)
 	p.sleep(env)
@@ -135,6 +138,7 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 	}
 	p.catchUp(env)
 	c, ok := p.cl.Receive(data)
+	p.reportSession()
 	if !ok && p.cur >= 0 && !p.queued && p.cl.Queued() {
 		p.queued, p.queuedAt = true, p.ticks
 		p.rec.Queued(p.idx, p.cur, env.Now())
@@ -152,6 +156,17 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 	}
 	p.flush(env)
 	p.sleep(env)
+}
+
+// reportSession reports the outstanding operation's session once it was
+// sent in one.
+func (p *Client) reportSession() {
+	if p.cur >= 0 && !p.began {
+		if s := p.cl.Outstanding(); s != 0 {
+			p.began = true
+			p.rec.Began(p.idx, p.cur, s)
+		}
+	}
 }
 
 func (p *Client) patienceTicks() int64 { return max(1, p.cfg.PatienceNs/p.cfg.ClientTick()) }

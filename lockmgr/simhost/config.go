@@ -20,6 +20,14 @@ const (
 	reproposeNs   = 20_000_000
 )
 
+// DefaultLeaseMs is a simulated session's lease unless told otherwise:
+// short, so that expiry happens within ordinary runs.
+const DefaultLeaseMs = 1_000
+
+// SimSM is the simulated group's state machine configuration: leases of
+// 100 ms to 10 s.
+var SimSM = lockmgr.SMConfig{LeaseMinMs: 100, LeaseMaxMs: 10_000}
+
 // DefaultSnapshotSlots: a simulated replica compacts this often unless
 // told otherwise, so that compaction and snapshot transfer happen in
 // ordinary runs.
@@ -46,6 +54,10 @@ type Config struct {
 	// HashEvery: a replica reports its state hash whenever it has applied
 	// a multiple of this many slots (0: never).
 	HashEvery uint64
+	// LeaseMs: the lease clients ask for; 0: DefaultLeaseMs.
+	LeaseMs uint64
+	// DriftPermille: the drift bound clients allow for; 0: the default.
+	DriftPermille int
 }
 
 // ticks converts a duration to a whole number of ticks, at least one.
@@ -70,6 +82,8 @@ func (c *Config) Server(id paxos.ID, rng *rand.Rand) lockmgr.ServerConfig {
 	p.ResendTicks = ticks(resendNs, t)
 	p.BackoffMaxTicks = ticks(backoffMaxNs, t)
 	cfg.ReproposeTicks = int64(ticks(reproposeNs, t))
+	cfg.TickNs = t
+	cfg.SM = SimSM
 	if c.BatchCmdsMax > 0 {
 		p.BatchCmdsMax = c.BatchCmdsMax
 	}
@@ -88,6 +102,14 @@ func (c *Config) Client(id lockmgr.ClientID, rng *rand.Rand) lockmgr.ClientConfi
 	cfg.TimeoutTicks = ticks(clientWaitNs, t)
 	cfg.BackoffMaxTicks = ticks(clientMaxNs, t)
 	cfg.WaitTicks = ticks(clientQueueNs, t)
+	cfg.TickNs = t
+	cfg.LeaseMs = DefaultLeaseMs
+	if c.LeaseMs > 0 {
+		cfg.LeaseMs = c.LeaseMs
+	}
+	if c.DriftPermille > 0 {
+		cfg.DriftPermille = c.DriftPermille
+	}
 	return cfg
 }
 

@@ -30,6 +30,9 @@ type Recorder interface {
 	// StateHash: replica id has applied every slot below applied (and
 	// nothing more); hash is its state machine's hash (Config.HashEvery).
 	StateHash(id paxos.ID, applied, hash uint64)
+	// Proposed: replica id put a command of its own (a lease takeover or
+	// an expiry) into the log.
+	Proposed(id paxos.ID, c lockmgr.Command)
 
 	// Invoked: client (0-based) starts an operation; the returned handle
 	// names it in Returned.
@@ -37,6 +40,9 @@ type Recorder interface {
 	// Queued: the operation (a Lock) was answered Queued: it waits for
 	// the lock to come free.
 	Queued(client, handle int, nowNs int64)
+	// Began: the operation was sent in session (the client opened it
+	// first if it had none).
+	Began(client, handle int, session lockmgr.ClientID)
 	// Abandoned: the client gave up waiting for a queued Lock (its
 	// patience ran out) and moves on; the outcome is unknown to it.
 	Abandoned(client, handle int, seq uint64, nowNs int64)

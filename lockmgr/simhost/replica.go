@@ -65,6 +65,9 @@ type observer struct {
 
 func (o observer) Sent(m *paxos.Message) { o.rec.Sent(o.id, m) }
 func (o observer) Restored(slot uint64)  { o.rec.Restored(o.id, slot) }
+func (o observer) Proposed(c lockmgr.Command) {
+	o.rec.Proposed(o.id, c)
+}
 func (o observer) Applied(slot uint64, c lockmgr.Command, r lockmgr.Result, g []lockmgr.Grant) {
 	o.rec.Applied(o.id, slot, c, r, g)
 }

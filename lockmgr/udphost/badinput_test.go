@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -194,12 +195,21 @@ func TestTruncatedCorruptUnknownPackets(t *testing.T) {
 // the at-most-once table does.
 func TestReplayedPacket(t *testing.T) {
 	g := startGroup(t, testConfig(t, 3, map[string]any{"key": testKey}))
-	const id lockmgr.ClientID = 4242
-	c, err := NewClient(g.cfg, ClientOptions{ID: id})
+	c, err := NewClient(g.cfg, ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	var lockReq []byte // the signed Lock request, as it left the client
+	c.mu.Lock()
+	c.sent = func(frame []byte) {
+		if _, body, err := paxos.ParseFrame(frame); err == nil && lockReq == nil {
+			if q, err := lockmgr.DecodeRequest(body); err == nil && q.Op == lockmgr.OpLock {
+				lockReq = slices.Clone(frame)
+			}
+		}
+	}
+	c.mu.Unlock()
 	if r := do(t, c, lockmgr.OpLock, "r").Result; r.Status != lockmgr.Granted {
 		t.Fatalf("lock r: %v", r)
 	}
@@ -208,8 +218,9 @@ func TestReplayedPacket(t *testing.T) {
 	}
 	// The very bytes the client sent for its Lock (seq 1), as captured on
 	// the wire, replayed from elsewhere to every replica, several times.
-	old := newAuth(g.cfg.key).seal(nil, lockmgr.AppendRequest(nil,
-		&lockmgr.Request{Command: lockmgr.Command{Client: id, Seq: lockmgr.FirstSeq, Op: lockmgr.OpLock, Name: "r"}}))
+	c.mu.Lock()
+	old := newAuth(g.cfg.key).seal(nil, lockReq)
+	c.mu.Unlock()
 	s := stranger(t)
 	for range 3 {
 		for _, n := range g.nodes {

@@ -29,7 +29,10 @@ import (
 //	  "tick_ms": 1,              // optional: the length of one tick
 //	  "heartbeat_ticks": 10,     // optional paxos timers, in ticks
 //	  "election_ticks": 50,
-//	  "snapshot_slots": 1000     // optional: compact the log this often
+//	  "snapshot_slots": 1000,    // optional: compact the log this often
+//	  "lease_ms": 10000,         // optional: the lease clients ask for
+//	  "lease_min_ms": 1000,      // optional: the bounds a lease is clamped to
+//	  "lease_max_ms": 600000
 //	}
 type Config struct {
 	Nodes          []NodeConfig `json:"nodes"`
@@ -38,6 +41,9 @@ type Config struct {
 	HeartbeatTicks int          `json:"heartbeat_ticks,omitempty"`
 	ElectionTicks  int          `json:"election_ticks,omitempty"`
 	SnapshotSlots  uint64       `json:"snapshot_slots,omitempty"`
+	LeaseMs        uint64       `json:"lease_ms,omitempty"`
+	LeaseMinMs     uint64       `json:"lease_min_ms,omitempty"`
+	LeaseMaxMs     uint64       `json:"lease_max_ms,omitempty"`
 
 	key []byte // decoded Key; nil without one
 }
@@ -56,6 +62,9 @@ const (
 	KeyBytesMin = 32   // a shorter HMAC key is refused
 	TickMsMax   = 1000 // a tick longer than a second is surely a typo
 	DefaultFile = "config.json"
+	// DefaultLeaseMs is the lease a client asks for unless lease_ms says.
+	DefaultLeaseMs = 10_000
+	LeaseMsMax     = 24 * 3600 * 1000
 )
 
 // LoadConfig reads and validates a configuration file. Errors name the file
@@ -198,6 +207,12 @@ func (c *Config) validate() error {
 		}
 		c.key = k
 	}
+	if c.LeaseMinMs != 0 && c.LeaseMaxMs != 0 && c.LeaseMinMs > c.LeaseMaxMs {
+		return fmt.Errorf("lease_min_ms: %d is above lease_max_ms %d", c.LeaseMinMs, c.LeaseMaxMs)
+	}
+	if c.LeaseMs > LeaseMsMax || c.LeaseMinMs > LeaseMsMax || c.LeaseMaxMs > LeaseMsMax {
+		return fmt.Errorf("lease_ms, lease_min_ms, lease_max_ms: want at most %d (a day)", LeaseMsMax)
+	}
 	if c.TickMs < 0 || c.TickMs > TickMsMax {
 		return fmt.Errorf("tick_ms: %d: want 1..%d (0 or absent means 1)", c.TickMs, TickMsMax)
 	}
@@ -282,7 +297,20 @@ func (c *Config) ServerConfig(id paxos.ID, rng *rand.Rand) lockmgr.ServerConfig 
 	if c.SnapshotSlots > 0 {
 		cfg.SnapshotSlots = c.SnapshotSlots
 	}
+	cfg.TickNs = c.Tick().Nanoseconds()
+	cfg.SM = lockmgr.SMConfig{LeaseMinMs: c.LeaseMinMs, LeaseMaxMs: c.LeaseMaxMs}
 	return cfg
+}
+
+// ClientConfig is a client's session configuration; the caller sets Rand.
+func (c *Config) ClientConfig() lockmgr.ClientConfig {
+	cc := lockmgr.DefaultClientConfig(0, c.Peers())
+	cc.TickNs = c.Tick().Nanoseconds()
+	cc.LeaseMs = DefaultLeaseMs
+	if c.LeaseMs > 0 {
+		cc.LeaseMs = c.LeaseMs
+	}
+	return cc
 }
 
 // maxID is the largest replica id; client handles are numbered above it.

@@ -165,7 +165,7 @@ func crashClient(h *crashHistory, c *Client, idx int, rng *rand.Rand, holdEvery 
 			lastHold = time.Now()
 			name := fmt.Sprintf("hold-%d-%d", idx, k)
 			if comp, ok := h.do(c, idx, lockmgr.OpLock, name); ok && comp.Result.Status == lockmgr.Granted {
-				h.hold(name, c.ID(), comp.Result.Token)
+				h.hold(name, comp.Session, comp.Result.Token)
 			}
 			continue
 		}
@@ -201,7 +201,7 @@ func (h *crashHistory) now() int64 { return int64(time.Since(h.start)) }
 // until the client's next request is applied: it is closed when that
 // request returns with a known answer, else at the end of the history.
 func (h *crashHistory) do(c *Client, idx int, op lockmgr.Op, name string) (lockmgr.Completion, bool) {
-	in := check.Input{Client: c.ID(), Op: op, Name: name}
+	in := check.Input{Op: op, Name: name}
 	call := h.now()
 	ctx, cancel := context.WithTimeout(context.Background(), crashOpTimeout)
 	comp, err := c.Do(ctx, op, name)
@@ -216,6 +216,17 @@ func (h *crashHistory) do(c *Client, idx int, op lockmgr.Op, name string) (lockm
 	h.ops = append(h.ops, porcupine.Operation{ClientId: idx, Input: in, Call: call, Return: -1})
 	var na *NoAnswerError
 	switch {
+	case errors.As(err, &na):
+		in.Client = na.Session
+	case err == nil:
+		in.Client = comp.Session
+	}
+	h.ops[i].Input = in
+	switch {
+	case errors.As(err, &na) && na.Session == 0:
+		// Never went out: no session had opened for it.
+		h.ops = h.ops[:i]
+		return comp, false
 	case errors.As(err, &na) || (err == nil && comp.Result.Status == lockmgr.Stale):
 		h.ops[i].Output = check.Output{Unknown: true}
 		h.open[idx] = append(h.open[idx], i)

@@ -16,10 +16,10 @@ type Checkers struct {
 	readPrefix map[int]uint64 // open reads: history index -> chosen prefix at the call
 }
 
-// New returns the checkers of a group of n replicas whose at-most-once
-// table keeps maxClients idle clients (0: the service's default).
-func New(n, maxClients int) *Checkers {
-	c := &Checkers{Consensus: NewConsensus(n), Oracle: NewOracle(n, maxClients), Hashes: NewStateHash(),
+// New returns the checkers of a group of n replicas whose state machines
+// are configured with sm.
+func New(n int, sm lockmgr.SMConfig) *Checkers {
+	c := &Checkers{Consensus: NewConsensus(n), Oracle: NewOracle(n, sm), Hashes: NewStateHash(),
 		readPrefix: map[int]uint64{}}
 	c.Durability = NewDurability(n, c.Consensus.Chosen)
 	return c

@@ -12,9 +12,9 @@ import (
 // History records client operations in virtual time, for porcupine.
 type History struct {
 	ops       []porcupine.Operation
-	abandoned map[reqKey]int     // Locks clients gave up waiting for (see Abandon) -> op
-	granted   map[reqKey]grantAt // every grant to a queued Lock, when first applied
-	waiting   map[int]reqKey     // by client: its abandoned Lock still open
+	abandoned map[reqKey]int              // Locks clients gave up waiting for (see Abandon) -> op
+	granted   map[reqKey]grantAt          // every grant to a queued Lock, when first applied
+	waiting   map[lockmgr.ClientID]reqKey // by session: its abandoned Lock still open
 }
 
 type reqKey struct {
@@ -27,16 +27,41 @@ type grantAt struct {
 	atNs  int64
 }
 
-// Call records the start of an operation by client (0-based; its id is
-// client+1) and returns its index.
+// Call records the start of an operation by client (0-based) and returns
+// its index. Its session is not known yet: see Began.
 func (h *History) Call(client int, nowNs int64, op lockmgr.Op, name string) int {
 	h.ops = append(h.ops, porcupine.Operation{
 		ClientId: client,
-		Input:    Input{Client: lockmgr.ClientID(client + 1), Op: op, Name: name},
+		Input:    Input{Op: op, Name: name},
 		Call:     nowNs,
 		Return:   -1,
 	})
 	return len(h.ops) - 1
+}
+
+// Began records the session operation i was sent in.
+func (h *History) Began(i int, session lockmgr.ClientID) {
+	in := h.ops[i].Input.(Input)
+	in.Client = session
+	h.ops[i].Input = in
+}
+
+// SessionLane is the porcupine client id of the operations no client
+// called: the group's expiries.
+const SessionLane = 1 << 20
+
+// Ended records that the group ended session s by op (OpExpire) between
+// callNs, when it was first proposed, and nowNs, when it was first
+// applied. The model lets a lock go free without an Unlock only through
+// such an operation or a client's Close.
+func (h *History) Ended(callNs, nowNs int64, s lockmgr.ClientID, op lockmgr.Op) {
+	h.ops = append(h.ops, porcupine.Operation{
+		ClientId: SessionLane,
+		Input:    Input{Client: s, Op: op},
+		Output:   Output{Status: lockmgr.Ended},
+		Call:     min(callNs, nowNs),
+		Return:   nowNs,
+	})
 }
 
 // Return records an operation's answer. Stale means the group cannot say
@@ -44,6 +69,12 @@ func (h *History) Call(client int, nowNs int64, op lockmgr.Op, name string) int 
 // with an unknown outcome at the end of the history.
 func (h *History) Return(i int, nowNs int64, r lockmgr.Result) {
 	if r.Status == lockmgr.Stale {
+		return
+	}
+	if in := h.ops[i].Input.(Input); in.Client == 0 {
+		// Answered before it went out in a session: the open failed.
+		h.ops[i].Output = Output{Status: r.Status, Withdrawn: true}
+		h.ops[i].Return = nowNs
 		return
 	}
 
@@ -58,25 +89,31 @@ func (h *History) Return(i int, nowNs int64, r lockmgr.Result) {
 // from the commands replicas apply; a grant applied before the client
 // gave up is already known.
 func (h *History) Abandon(i int, seq uint64) {
-	k := reqKey{lockmgr.ClientID(h.ops[i].ClientId + 1), seq}
+	k := reqKey{h.ops[i].Input.(Input).Client, seq}
+	if k.client == 0 {
+		// Given up before its session opened: it never went out.
+		h.ops[i].Output = Output{Withdrawn: true}
+		h.ops[i].Return = h.ops[i].Call
+		return
+	}
 	if g, ok := h.granted[k]; ok {
 		h.ops[i].Output = Output{Status: lockmgr.Granted, Token: g.token}
 		h.ops[i].Return = max(g.atNs, h.ops[i].Call)
 		return
 	}
 	if h.abandoned == nil {
-		h.abandoned, h.waiting = map[reqKey]int{}, map[int]reqKey{}
+		h.abandoned, h.waiting = map[reqKey]int{}, map[lockmgr.ClientID]reqKey{}
 	}
 	h.abandoned[k] = i
-	h.waiting[h.ops[i].ClientId] = k
+	h.waiting[k.client] = k
 }
 
 // Applied: a replica applied command c, granting grants, at nowNs (only
-// the first replica to apply a command matters here). A grant to an
-// abandoned Lock ends it, granted; the client's next request, applied
-// first, ends it withdrawn. A read withdraws nothing: it leaves the
-// client's other requests alone.
-func (h *History) Applied(nowNs int64, c lockmgr.Command, grants []lockmgr.Grant) {
+// the first replica to apply a command matters here); ended says it ended
+// its session. A grant to an abandoned Lock ends it, granted; the
+// session's next request or its end, applied first, ends it withdrawn. A
+// read withdraws nothing: it leaves the client's other requests alone.
+func (h *History) Applied(nowNs int64, c lockmgr.Command, ended bool, grants []lockmgr.Grant) {
 	for _, g := range grants {
 		k := reqKey{g.Client, g.Seq}
 		if _, seen := h.granted[k]; seen {
@@ -90,11 +127,13 @@ func (h *History) Applied(nowNs int64, c lockmgr.Command, grants []lockmgr.Grant
 			h.ops[i].Output = Output{Status: lockmgr.Granted, Token: g.Token}
 			h.ops[i].Return = nowNs
 			delete(h.abandoned, k)
-			delete(h.waiting, int(g.Client)-1)
+			delete(h.waiting, g.Client)
 		}
 	}
-	k, ok := h.waiting[int(c.Client)-1]
-	if !ok || c.Seq <= k.seq || c.Op == opRead {
+	k, ok := h.waiting[c.Client]
+	ends := c.Op == opExpire || c.Op == opClose // a stale expiry ends nothing, but then
+	// no grant can follow either: the wait stays open until a real end.
+	if !ok || !ends && (c.Seq <= k.seq || c.Op == opRead) || ends && !ended {
 		return
 	}
 	if i, ok := h.abandoned[k]; ok {
@@ -102,7 +141,7 @@ func (h *History) Applied(nowNs int64, c lockmgr.Command, grants []lockmgr.Grant
 		h.ops[i].Return = nowNs
 		delete(h.abandoned, k)
 	}
-	delete(h.waiting, int(c.Client)-1)
+	delete(h.waiting, c.Client)
 }
 
 // ReturnTable records the table a read or status answered with.

@@ -14,9 +14,12 @@ import (
 //     replica sends a leader's message (heartbeat or accept) at a ballot of
 //     its own that is the highest a majority has promised (the promises
 //     counted are the Promise messages sent, which leave only once durable;
-//     the owner counts for its own ballot unless it promised a higher one). With one replica there are no messages: the
-//     lone replica is its own majority and recovery is its first committed
-//     slot or, with no work to do, zero.
+//     the owner counts for its own ballot unless it promised a higher one).
+//     With one replica there is no election to wait for: the lone
+//     replica is its own majority, recovery is zero, and the wait bound
+//     below is what holds it to serving. (Its first commit after the heal
+//     is no measure: with every client queued behind a lock whose holder
+//     is gone, the first commit is that holder's expiry, a lease later.)
 //   - wait: for every operation outstanding at the heal or started after
 //     it, the time from the later of its start and the heal until its
 //     answer, not counting time a Lock spent queued behind another holder
@@ -99,11 +102,7 @@ func (l *Liveness) Sent(now int64, id paxos.ID, m *paxos.Message) {
 }
 
 // Committed: with one replica, its first commit after the heal shows it leads.
-func (l *Liveness) Committed(now int64) {
-	if l.n == 1 && l.healNs >= 0 && l.leaderNs < 0 {
-		l.leaderNs = now
-	}
-}
+func (l *Liveness) Committed(now int64) {}
 
 // Invoked: operation h started at now.
 func (l *Liveness) Invoked(now int64, h int) { l.started[h] = now }
@@ -156,7 +155,7 @@ func (l *Liveness) RecoveryNs() int64 {
 	switch {
 	case l.healNs < 0:
 		return -1
-	case l.leaderNs < 0 && l.n == 1:
+	case l.n == 1:
 		return 0
 	case l.leaderNs < 0:
 		return -1

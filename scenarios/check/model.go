@@ -83,12 +83,20 @@ func modelStep(st modelState, in Input, out Output) []any {
 	if out.Withdrawn {
 		return []any{st}
 	}
-	if out.Unknown || out.Status == lockmgr.Stale {
+	if out.Unknown || out.Status == lockmgr.Stale || out.Status == lockmgr.SessionExpired {
+		// SessionExpired says the session is gone, not whether this
+		// request took effect before it went (a grant whose answer was
+		// lost, then the expiry): an unknown outcome, which the session's
+		// end in the history then undoes.
 		return unknownStep(st, in)
 	}
-	if out.Status == lockmgr.Invalid {
+	switch out.Status {
+	case lockmgr.Invalid:
 		// A bad name or op changes nothing, and a bad name is its own
 		// partition, so there is nothing to check.
+		return []any{st}
+	case lockmgr.Refused, lockmgr.Full:
+		// Not the session's (or no session was opened): nothing changed.
 		return []any{st}
 	}
 	next, ok := knownStep(st, in, out)
@@ -102,6 +110,16 @@ func modelStep(st modelState, in Input, out Output) []any {
 func knownStep(st modelState, in Input, out Output) (modelState, bool) {
 	mine := st.Held && st.Holder == in.Client
 	switch {
+	case endsSession(in.Op):
+		// A session's end frees its locks: the only way a lock comes
+		// free without an Unlock.
+		if out.Status != lockmgr.Ended {
+			return st, false
+		}
+		if mine {
+			return modelState{Last: st.Last}, true
+		}
+		return st, true
 	case in.Op == lockmgr.OpUnlock && out.Status == lockmgr.Released:
 		return modelState{Last: st.Last}, mine
 	case in.Op == lockmgr.OpUnlock && out.Status == lockmgr.NotHeld:
@@ -126,7 +144,7 @@ func unknownStep(st modelState, in Input) []any {
 	states := []any{st}
 	mine := st.Held && st.Holder == in.Client
 	switch {
-	case in.Op == lockmgr.OpUnlock && mine:
+	case (in.Op == lockmgr.OpUnlock || endsSession(in.Op)) && mine:
 		states = append(states, modelState{Last: st.Last})
 	case (in.Op == lockmgr.OpLock || in.Op == lockmgr.OpTryLock) && !st.Held:
 		// Granted with a token we never saw: it is above Last.
@@ -145,8 +163,15 @@ func (st modelState) String() string {
 	return fmt.Sprintf("%v #>=%d", st.Holder, st.Last)
 }
 
+// endsSession: the op ends its session (the client's Close, the group's
+// Expire).
+func endsSession(o lockmgr.Op) bool { return o == opClose || o == opExpire }
+
 func describeOperation(in Input, out Output) string {
 	call := fmt.Sprintf("%v %v(%q)", in.Client, in.Op, in.Name)
+	if endsSession(in.Op) {
+		call = fmt.Sprintf("%v %v", in.Client, in.Op)
+	}
 	if out.Unknown {
 		return call + " -> unknown"
 	}
@@ -158,38 +183,68 @@ func describeOperation(in Input, out Output) string {
 }
 
 // partitionByName splits a history into one sub-history per lock name, in
-// order of first appearance (the map only indexes; it never orders output).
+// order of first appearance (the map only indexes; it never orders
+// output). A session's end acts on every lock, so it goes into every
+// part.
 func partitionByName(history []porcupine.Operation) [][]porcupine.Operation {
 	index := make(map[string]int)
 	var parts [][]porcupine.Operation
 	for _, op := range history {
-		name := op.Input.(Input).Name
-		i, ok := index[name]
-		if !ok {
-			i = len(parts)
-			index[name] = i
+		in := op.Input.(Input)
+		if endsSession(in.Op) {
+			continue
+		}
+		if _, ok := index[in.Name]; !ok {
+			index[in.Name] = len(parts)
 			parts = append(parts, nil)
 		}
+	}
+	for _, op := range history {
+		in := op.Input.(Input)
+		if endsSession(in.Op) {
+			for i := range parts {
+				parts[i] = append(parts[i], op)
+			}
+			continue
+		}
+		i := index[in.Name]
 		parts[i] = append(parts[i], op)
 	}
 	return parts
 }
 
 // partitionEventsByName is partitionByName for event histories: a return
-// event goes with its call, found by Id.
+// event goes with its call, found by Id; a session's end, call and
+// return, goes into every part.
 func partitionEventsByName(history []porcupine.Event) [][]porcupine.Event {
 	index := make(map[string]int)
-	partOfID := make(map[int]int)
 	var parts [][]porcupine.Event
+	everywhere := make(map[int]bool)
 	for _, ev := range history {
+		if ev.Kind != porcupine.CallEvent {
+			continue
+		}
+		in := ev.Value.(Input)
+		if endsSession(in.Op) {
+			everywhere[ev.Id] = true
+			continue
+		}
+		if _, ok := index[in.Name]; !ok {
+			index[in.Name] = len(parts)
+			parts = append(parts, nil)
+		}
+	}
+	partOfID := make(map[int]int)
+	for _, ev := range history {
+		if everywhere[ev.Id] {
+			for i := range parts {
+				parts[i] = append(parts[i], ev)
+			}
+			continue
+		}
 		i, ok := partOfID[ev.Id]
 		if ev.Kind == porcupine.CallEvent {
-			name := ev.Value.(Input).Name
-			if i, ok = index[name]; !ok {
-				i = len(parts)
-				index[name] = i
-				parts = append(parts, nil)
-			}
+			i = index[ev.Value.(Input).Name]
 			partOfID[ev.Id] = i
 		} else if !ok {
 			continue // a return without a call; porcupine rejects it anyway

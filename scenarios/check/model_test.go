@@ -189,10 +189,10 @@ func TestModelDescribe(t *testing.T) {
 		out  Output
 		want string
 	}{
-		{Input{Client: 3, Op: lockmgr.OpLock, Name: "7"}, grantOut(12), `c3 lock("7") -> granted #12`},
-		{Input{Client: 3, Op: lockmgr.OpTryLock, Name: "7"}, busyOut(2), `c3 trylock("7") -> busy (c2)`},
-		{Input{Client: 3, Op: lockmgr.OpUnlock, Name: "7"}, outOf(lockmgr.Released), `c3 unlock("7") -> released`},
-		{Input{Client: 3, Op: lockmgr.OpLock, Name: "7"}, unknown, `c3 lock("7") -> unknown`},
+		{Input{Client: 3, Op: lockmgr.OpLock, Name: "7"}, grantOut(12), `s3 lock("7") -> granted #12`},
+		{Input{Client: 3, Op: lockmgr.OpTryLock, Name: "7"}, busyOut(2), `s3 trylock("7") -> busy (s2)`},
+		{Input{Client: 3, Op: lockmgr.OpUnlock, Name: "7"}, outOf(lockmgr.Released), `s3 unlock("7") -> released`},
+		{Input{Client: 3, Op: lockmgr.OpLock, Name: "7"}, unknown, `s3 lock("7") -> unknown`},
 	}
 	for _, tt := range tests {
 		if got := m.DescribeOperation(tt.in, tt.out); got != tt.want {
@@ -200,7 +200,7 @@ func TestModelDescribe(t *testing.T) {
 		}
 	}
 	states := []modelState{{Last: 4}, {Held: true, Holder: 2, Last: 4, Exact: true}, {Held: true, Holder: 2, Last: 5}}
-	want := []string{"free (last #4)", "c2 #4", "c2 #>=5"}
+	want := []string{"free (last #4)", "s2 #4", "s2 #>=5"}
 	for i, st := range states {
 		if got := st.String(); got != want[i] {
 			t.Errorf("got %s, want %s", got, want[i])
@@ -241,7 +241,7 @@ func TestModelPartitionEvents(t *testing.T) {
 // monotonicity must make the model reject.
 func TestModelAcceptsStateMachineHistories(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
-		cfg := lockmgr.SMConfig{MaxClients: rapid.IntRange(1, 6).Draw(t, "maxClients")}
+		cfg := lockmgr.SMConfig{MaxSessions: rapid.IntRange(1, 6).Draw(t, "maxSessions")}
 		d := newDriver(lockmgr.NewStateMachine(cfg), rapid.IntRange(1, 5).Draw(t, "clients"))
 		for range rapid.IntRange(1, 60).Draw(t, "steps") {
 			d.step(t)
@@ -270,4 +270,51 @@ func describeHistory(h []porcupine.Operation) string {
 			describeOperation(op.Input.(Input), op.Output.(Output)))
 	}
 	return s
+}
+
+// TestModelSessionEnds: a lock goes free without an Unlock only through
+// its holder's session ending (close or expiry), which acts on every lock.
+func TestModelSessionEnds(t *testing.T) {
+	ended := outOf(lockmgr.Ended)
+	tests := []struct {
+		name string
+		h    []porcupine.Operation
+		ok   bool
+	}{
+		{"taken over with no end", history(
+			hop{1, lockmgr.OpLock, "a", grantOut(1), 0, 1},
+			hop{2, lockmgr.OpLock, "a", grantOut(2), 2, 3}), false},
+		{"taken over after the holder's expiry", history(
+			hop{1, lockmgr.OpLock, "a", grantOut(1), 0, 1},
+			hop{1, opExpire, "", ended, 2, 3},
+			hop{2, lockmgr.OpLock, "a", grantOut(2), 4, 5}), true},
+		{"taken over after another session's expiry", history(
+			hop{1, lockmgr.OpLock, "a", grantOut(1), 0, 1},
+			hop{3, opExpire, "", ended, 2, 3},
+			hop{2, lockmgr.OpLock, "a", grantOut(2), 4, 5}), false},
+		{"close frees every lock of the session", history(
+			hop{1, lockmgr.OpLock, "a", grantOut(1), 0, 1},
+			hop{1, lockmgr.OpLock, "b", grantOut(2), 2, 3},
+			hop{1, opClose, "", ended, 4, 5},
+			hop{2, lockmgr.OpTryLock, "a", grantOut(3), 6, 7},
+			hop{2, lockmgr.OpTryLock, "b", grantOut(4), 6, 7}), true},
+		{"a grant overlapping the expiry may follow it", history(
+			hop{1, lockmgr.OpLock, "a", grantOut(1), 0, 1},
+			hop{2, lockmgr.OpLock, "a", grantOut(2), 2, 9},
+			hop{1, opExpire, "", ended, 5, 6}), true},
+		{"the new token must exceed the expired holder's", history(
+			hop{1, lockmgr.OpLock, "a", grantOut(5), 0, 1},
+			hop{1, opExpire, "", ended, 2, 3},
+			hop{2, lockmgr.OpLock, "a", grantOut(5), 4, 5}), false},
+		{"an expired session's answer may hide an applied grant", history(
+			hop{1, lockmgr.OpLock, "a", outOf(lockmgr.SessionExpired), 0, 9},
+			hop{2, lockmgr.OpTryLock, "a", busyOut(1), 2, 3},
+			hop{1, opExpire, "", ended, 4, 5},
+			hop{2, lockmgr.OpTryLock, "a", grantOut(7), 6, 7}), true},
+	}
+	for _, tt := range tests {
+		if got := porcupine.CheckOperations(Model(), tt.h); got != tt.ok {
+			t.Errorf("%s: linearizable %v, want %v", tt.name, got, tt.ok)
+		}
+	}
 }

@@ -1,7 +1,10 @@
 package check
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"fmt"
+	"hash"
 	"slices"
 
 	"paxlock/lockmgr"
@@ -27,15 +30,18 @@ import (
 // the first replica to apply the grant, checks it against the lock's last
 // token, and holds every other replica to it.
 type Oracle struct {
-	maxClients int
-	next       uint64 // the next slot the reference applies
-	locks      map[string]*refLock
-	sessions   map[lockmgr.ClientID]*refSession
-	slots      [][]refOutcome    // per slot: the outcome of each command, in order
-	cursor     []applyCursor     // per replica (id-1)
-	leader     paxos.ID          // the replica the reference follows through slot next-1
-	pending    []lockmgr.Command // the decodable commands of slot next-1
-	err        *Failure
+	sm          lockmgr.SMConfig // the group's bounds (data, not code)
+	next        uint64           // the next slot the reference applies
+	locks       map[string]*refLock
+	sessions    map[lockmgr.ClientID]*refSession
+	nonces      map[lockmgr.ClientID]lockmgr.ClientID
+	lastSession lockmgr.ClientID
+	lead        paxos.Ballot   // the latest lead command's ballot
+	slots       [][]refOutcome // per slot: the outcome of each command, in order
+	cursor      []applyCursor  // per replica (id-1)
+	leader      paxos.ID       // the replica the reference follows through slot next-1
+	pending     []cmd          // the decodable commands of slot next-1
+	err         *Failure
 	// For the status checks (reads.go): the table after every slot below
 	// a prefix, and at each read in the log.
 	prefixes map[uint64]string
@@ -56,11 +62,15 @@ type refWaiter struct {
 }
 
 type refSession struct {
-	seq      uint64
-	result   lockmgr.Result
-	waiting  string // the lock a Queued request waits for
-	holds    int
-	lastSlot uint64
+	nonce   lockmgr.ClientID
+	secret  lockmgr.Key
+	leaseMs uint64
+	seq     uint64
+	result  lockmgr.Result
+	waiting string // the lock a Queued request waits for
+	held    map[string]bool
+	mac     hash.Hash // HMAC-SHA256 keyed with secret, made on first use
+	sum     []byte
 }
 
 // refOutcome is what applying one command must give.
@@ -77,14 +87,11 @@ type applyCursor struct {
 	open bool // inside a slot
 }
 
-// NewOracle follows replicas 1..n of a service whose at-most-once table
-// keeps maxClients idle clients (lockmgr.SMConfig.MaxClients; 0 means
-// lockmgr.DefaultMaxClients).
-func NewOracle(n, maxClients int) *Oracle {
-	if maxClients <= 0 {
-		maxClients = lockmgr.DefaultMaxClients
-	}
-	return &Oracle{maxClients: maxClients, locks: map[string]*refLock{},
+// NewOracle follows replicas 1..n of a service configured with sm (its
+// session bound and lease bounds; zero fields take the documented
+// defaults).
+func NewOracle(n int, sm lockmgr.SMConfig) *Oracle {
+	return &Oracle{sm: sm, locks: map[string]*refLock{}, nonces: map[lockmgr.ClientID]lockmgr.ClientID{},
 		sessions: map[lockmgr.ClientID]*refSession{}, cursor: make([]applyCursor, n),
 		prefixes: map[uint64]string{}, reads: map[readKey][]readAt{}}
 }
@@ -114,7 +121,7 @@ func (o *Oracle) Committed(id paxos.ID, e paxos.Entry) {
 	o.prefixes[e.Slot] = o.table() // every slot below e.Slot is applied
 	o.pending = o.pending[:0]
 	for _, raw := range e.Cmds {
-		if c, ok := decodeCmd(raw); ok {
+		if c, ok := decodeCmdBody(raw); ok {
 			o.pending = append(o.pending, c)
 		}
 	}
@@ -156,11 +163,11 @@ func (o *Oracle) Applied(id paxos.ID, slot uint64, c lockmgr.Command, r lockmgr.
 	}
 	if id == o.leader && slot == o.next-1 && cur.k == len(o.slots[slot]) {
 		// The reference applies this command now, with this replica.
-		if cur.k >= len(o.pending) || c != o.pending[cur.k] {
+		if cur.k >= len(o.pending) || c != o.pending[cur.k].Command {
 			o.fail("replica %d applied %v as command %d of slot %d, which holds %s", id, c, cur.k+1, slot, o.describePending())
 			return
 		}
-		want := o.apply(slot, c)
+		want := o.apply(slot, o.pending[cur.k])
 		o.learn(id, slot, &want, r, grants)
 		o.slots[slot] = append(o.slots[slot], want)
 		cur.k++
@@ -187,7 +194,7 @@ func (o *Oracle) describePending() string {
 		if i > 0 {
 			s += " "
 		}
-		s += c.String()
+		s += c.Command.String()
 	}
 	return s + "]"
 }
@@ -237,42 +244,145 @@ func (o *Oracle) failKind(kind, format string, args ...any) {
 }
 
 // apply is the reference service: one command applied in slot.
-func (o *Oracle) apply(slot uint64, c lockmgr.Command) refOutcome {
-	out := refOutcome{cmd: c}
-	if c.Op == opRead {
-		// A read changes nothing and is recorded nowhere; its answer is
-		// the table as it stands here.
-		out.result = lockmgr.Result{Status: lockmgr.Report}
-		k := readKey{c.Client, c.Seq}
-		o.reads[k] = append(o.reads[k], readAt{slot: slot, table: o.table()})
-		return out
+func (o *Oracle) apply(slot uint64, c cmd) refOutcome {
+	out := refOutcome{cmd: c.Command}
+	res := func(st lockmgr.Status) refOutcome { out.result = lockmgr.Result{Status: st}; return out }
+	ballot := paxos.Ballot{Round: c.Arg, Node: c.Node}
+	switch c.Op {
+	case opLead:
+		if !o.lead.Less(ballot) {
+			return res(lockmgr.Stale)
+		}
+		o.lead = ballot
+		return res(lockmgr.Ended)
+	case opExpire:
+		s := o.sessions[c.Client]
+		switch {
+		case ballot != o.lead:
+			return res(lockmgr.Stale) // proposed by a leader since replaced
+		case s == nil:
+			return res(lockmgr.SessionExpired)
+		}
+		out.grants = o.end(c.Client, s)
+		return res(lockmgr.Ended)
+	case opOpen:
+		return o.open(out, c)
 	}
 	s := o.sessions[c.Client]
 	switch {
-	case s == nil && c.Seq != lockmgr.FirstSeq, s != nil && c.Seq < s.seq:
-		out.result = lockmgr.Result{Status: lockmgr.Stale}
-		return out
 	case s == nil:
-		o.evict()
-		s = &refSession{}
-		o.sessions[c.Client] = s
+		return res(lockmgr.SessionExpired)
+	case !s.tagValid(c):
+		return res(lockmgr.Refused)
+	case c.Op == opRead:
+		// A read changes nothing and is recorded nowhere; its answer is
+		// the table as it stands here.
+		k := readKey{c.Client, c.Seq}
+		o.reads[k] = append(o.reads[k], readAt{slot: slot, table: o.table()})
+		return res(lockmgr.Report)
+	case c.Seq < s.seq:
+		return res(lockmgr.Stale)
 	case c.Seq == s.seq:
-		s.lastSlot = slot
 		out.result = s.result // a repeat: the recorded answer
 		return out
 	}
 	// A new request: a wait the client left behind is withdrawn.
-	if s.waiting != "" {
-		l := o.locks[s.waiting]
-		l.waiters = slices.DeleteFunc(l.waiters, func(w refWaiter) bool { return w.client == c.Client })
-		s.waiting = ""
+	o.withdraw(c.Client, s)
+	if c.Op == opClose {
+		out.grants = o.end(c.Client, s)
+		return res(lockmgr.Ended)
 	}
-	out.result, out.grants = o.execute(s, c)
-	s.seq, s.result, s.lastSlot = c.Seq, out.result, slot
+	out.result, out.grants = o.execute(c.Client, s, c.Command)
+	s.seq, s.result = c.Seq, out.result
 	return out
 }
 
-func (o *Oracle) execute(s *refSession, c lockmgr.Command) (lockmgr.Result, []lockmgr.Grant) {
+// tagValid is the tag rule computed here: HMAC-SHA256 under the secret
+// over the encoding without the key, its first 16 bytes.
+func (s *refSession) tagValid(c cmd) bool {
+	if s.mac == nil {
+		s.mac = hmac.New(sha256.New, s.secret[:])
+	}
+	s.mac.Reset()
+	s.mac.Write(c.body)
+	s.sum = s.mac.Sum(s.sum[:0])
+	return hmac.Equal(s.sum[:len(c.Key)], c.Key[:])
+}
+
+// open starts a session numbered after the last, or finds the live one a
+// repeated open (same nonce) started.
+func (o *Oracle) open(out refOutcome, c cmd) refOutcome {
+	if id, ok := o.nonces[c.Client]; ok {
+		s := o.sessions[id]
+		if s.secret != c.Key {
+			out.result = lockmgr.Result{Status: lockmgr.Refused}
+			return out
+		}
+		out.result = lockmgr.Result{Status: lockmgr.Opened, Holder: id, Token: s.leaseMs}
+		return out
+	}
+	limit := o.sm.MaxSessions
+	if limit <= 0 {
+		limit = lockmgr.DefaultMaxSessions
+	}
+	if len(o.sessions) >= limit {
+		out.result = lockmgr.Result{Status: lockmgr.Full}
+		return out
+	}
+	lo, hi := o.sm.LeaseMinMs, o.sm.LeaseMaxMs
+	if lo == 0 {
+		lo = lockmgr.DefaultLeaseMinMs
+	}
+	if hi == 0 {
+		hi = lockmgr.DefaultLeaseMaxMs
+	}
+	lease := c.Arg
+	if lease > hi {
+		lease = hi
+	}
+	if lease < lo {
+		lease = lo
+	}
+	o.lastSession++
+	id := o.lastSession
+	o.sessions[id] = &refSession{nonce: c.Client, secret: c.Key, leaseMs: lease, held: map[string]bool{}}
+	o.nonces[c.Client] = id
+	out.result = lockmgr.Result{Status: lockmgr.Opened, Holder: id, Token: lease}
+	return out
+}
+
+// withdraw takes the session's queued wait, if any, out of its queue.
+func (o *Oracle) withdraw(id lockmgr.ClientID, s *refSession) {
+	if s.waiting == "" {
+		return
+	}
+	l := o.locks[s.waiting]
+	l.waiters = slices.DeleteFunc(l.waiters, func(w refWaiter) bool { return w.client == id })
+	s.waiting = ""
+	s.result = lockmgr.Result{}
+}
+
+// end ends a session: its wait withdrawn, its locks released in name
+// order (each handed to its head waiter), its record gone.
+func (o *Oracle) end(id lockmgr.ClientID, s *refSession) []lockmgr.Grant {
+	o.withdraw(id, s)
+	names := make([]string, 0, len(s.held))
+	for n := range s.held {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	var grants []lockmgr.Grant
+	for _, n := range names {
+		if g, ok := o.handOn(id, s, n); ok {
+			grants = append(grants, g)
+		}
+	}
+	delete(o.sessions, id)
+	delete(o.nonces, s.nonce)
+	return grants
+}
+
+func (o *Oracle) execute(id lockmgr.ClientID, s *refSession, c lockmgr.Command) (lockmgr.Result, []lockmgr.Grant) {
 	if len(c.Name) < 1 || len(c.Name) > lockmgr.NameBytesMax {
 		return lockmgr.Result{Status: lockmgr.Invalid}, nil
 	}
@@ -285,58 +395,47 @@ func (o *Oracle) execute(s *refSession, c lockmgr.Command) (lockmgr.Result, []lo
 				l = &refLock{}
 				o.locks[c.Name] = l
 			}
-			l.holder = c.Client
-			s.holds++
+			l.holder = id
+			s.held[c.Name] = true
 			return lockmgr.Result{Status: lockmgr.Granted}, nil // token learned
-		case l.holder == c.Client:
+		case l.holder == id:
 			return lockmgr.Result{Status: lockmgr.Granted, Token: l.token}, nil
 		case c.Op == lockmgr.OpTryLock:
 			return lockmgr.Result{Status: lockmgr.Busy, Holder: l.holder}, nil
 		}
-		l.waiters = append(l.waiters, refWaiter{client: c.Client, seq: c.Seq})
+		l.waiters = append(l.waiters, refWaiter{client: id, seq: c.Seq})
 		s.waiting = c.Name
 		return lockmgr.Result{Status: lockmgr.Queued}, nil
 	case lockmgr.OpUnlock:
-		if l == nil || l.holder != c.Client {
+		if l == nil || l.holder != id {
 			return lockmgr.Result{Status: lockmgr.NotHeld}, nil
 		}
-		s.holds--
-		l.holder = 0
-		if len(l.waiters) == 0 {
+		g, ok := o.handOn(id, s, c.Name)
+		if !ok {
 			return lockmgr.Result{Status: lockmgr.Released}, nil
 		}
-		w := l.waiters[0]
-		l.waiters = l.waiters[1:]
-		l.holder = w.client
-		next := o.sessions[w.client]
-		next.holds++
-		next.waiting = ""
-		next.result = lockmgr.Result{Status: lockmgr.Granted}
-		return lockmgr.Result{Status: lockmgr.Released}, []lockmgr.Grant{{Client: w.client, Seq: w.seq, Name: c.Name}}
+		return lockmgr.Result{Status: lockmgr.Released}, []lockmgr.Grant{g}
 	}
 	return lockmgr.Result{Status: lockmgr.Invalid}, nil
 }
 
-// evict makes room for a new client as the service does: while the table
-// is full, forget the idle client (holding and awaiting nothing) whose
-// last command came in the oldest slot, the lowest id first.
-func (o *Oracle) evict() {
-	for len(o.sessions) >= o.maxClients {
-		var victim lockmgr.ClientID
-		var vs *refSession
-		for id, s := range o.sessions {
-			if s.holds > 0 || s.result.Status == lockmgr.Queued {
-				continue
-			}
-			if vs == nil || s.lastSlot < vs.lastSlot || s.lastSlot == vs.lastSlot && id < victim {
-				victim, vs = id, s
-			}
-		}
-		if vs == nil {
-			return
-		}
-		delete(o.sessions, victim)
+// handOn takes lock name from its holder id and grants it to the head
+// waiter, if there is one.
+func (o *Oracle) handOn(id lockmgr.ClientID, s *refSession, name string) (lockmgr.Grant, bool) {
+	l := o.locks[name]
+	delete(s.held, name)
+	l.holder = 0
+	if len(l.waiters) == 0 {
+		return lockmgr.Grant{}, false
 	}
+	w := l.waiters[0]
+	l.waiters = l.waiters[1:]
+	l.holder = w.client
+	next := o.sessions[w.client]
+	next.held[name] = true
+	next.waiting = ""
+	next.result = lockmgr.Result{Status: lockmgr.Granted}
+	return lockmgr.Grant{Client: w.client, Seq: w.seq, Name: name}, true
 }
 
 // String describes the reference's lock table, for failure messages.
@@ -354,7 +453,7 @@ func (o *Oracle) String() string {
 			s += ", "
 		}
 		l := o.locks[n]
-		s += fmt.Sprintf("%q: c%d #%d", n, l.holder, l.token)
+		s += fmt.Sprintf("%q: s%d #%d", n, l.holder, l.token)
 	}
 	return s + "}"
 }

@@ -49,7 +49,7 @@ func (o *Oracle) table() string {
 		l := o.locks[name]
 		b = appendRow(b, i, name, l.holder, l.token)
 		for _, w := range l.waiters {
-			b = strconv.AppendUint(append(b, " c"...), uint64(w.client), 10)
+			b = strconv.AppendUint(append(b, " s"...), uint64(w.client), 10)
 		}
 	}
 	o.buf = append(b, '}')
@@ -61,7 +61,7 @@ func appendRow(b []byte, i int, name string, holder lockmgr.ClientID, token uint
 		b = append(b, ", "...)
 	}
 	b = strconv.AppendQuote(b, name)
-	b = strconv.AppendUint(append(b, ": c"...), uint64(holder), 10)
+	b = strconv.AppendUint(append(b, ": s"...), uint64(holder), 10)
 	return strconv.AppendUint(append(b, " #"...), token, 10)
 }
 
@@ -74,7 +74,7 @@ func RenderTable(rows []lockmgr.LockStatus) string {
 	for i, r := range rows {
 		b = appendRow(b, i, r.Name, r.Holder, r.Token)
 		for _, w := range r.Waiters {
-			b = strconv.AppendUint(append(b, " c"...), uint64(w), 10)
+			b = strconv.AppendUint(append(b, " s"...), uint64(w), 10)
 		}
 	}
 	return string(append(b, '}'))
@@ -93,7 +93,7 @@ func (o *Oracle) ReadAnswered(client lockmgr.ClientID, seq, slot, prefix uint64,
 		}
 		if at.table == got {
 			if slot < prefix {
-				o.failKind(FailStatus, "read c%d#%d answered from slot %d, but slots 0..%d were chosen before it began: a stale read",
+				o.failKind(FailStatus, "read s%d#%d answered from slot %d, but slots 0..%d were chosen before it began: a stale read",
 					client, seq, slot, prefix-1)
 			}
 			return
@@ -101,10 +101,10 @@ func (o *Oracle) ReadAnswered(client lockmgr.ClientID, seq, slot, prefix uint64,
 		there = append(there, at.table)
 	}
 	if len(there) > 0 {
-		o.failKind(FailStatus, "read c%d#%d at slot %d answered %s; the table there is %s", client, seq, slot, got, strings.Join(there, " or "))
+		o.failKind(FailStatus, "read s%d#%d at slot %d answered %s; the table there is %s", client, seq, slot, got, strings.Join(there, " or "))
 		return
 	}
-	o.failKind(FailStatus, "read c%d#%d answered as of slot %d, where the log holds no such read (it is at %v)", client, seq, slot, places)
+	o.failKind(FailStatus, "read s%d#%d answered as of slot %d, where the log holds no such read (it is at %v)", client, seq, slot, places)
 }
 
 // StatusAnswered: a replica answered a status with rows, saying it had

@@ -11,17 +11,18 @@ import (
 
 // driver plays well-behaved clients against one StateMachine, sequentially,
 // and records what the clients observe as a porcupine history. Clients follow
-// the session rules: one outstanding request, seqs from FirstSeq, a blocked
-// Lock returns when an Unlock grants it, a new request abandons a blocked
-// Lock (outcome unknown), and Stale for the current request means unknown
-// outcome and a fresh client id. It also injects network duplicates and
-// stale copies, which must not show in the history.
+// the session rules: open a session, one outstanding request, seqs from
+// FirstSeq, a blocked Lock returns when an Unlock (or the holder's close or
+// expiry) grants it, a new request abandons a blocked Lock (outcome
+// unknown), a close ends the session. The leader expires sessions now and
+// then; closes and expiries are operations of the history. It also injects
+// network duplicates and stale copies, which must not show in the history.
 type driver struct {
 	s       *lockmgr.StateMachine
 	mirror  *lockmgr.StateMachine // if set, gets every command too and must agree
 	slot    uint64
 	now     int64
-	nextID  lockmgr.ClientID
+	nonce   lockmgr.ClientID
 	clients []*driverClient
 	history []porcupine.Operation
 	pending map[lockmgr.ClientID]int // client -> index of its blocked Lock in history
@@ -30,8 +31,9 @@ type driver struct {
 }
 
 type driverClient struct {
-	id   lockmgr.ClientID
-	last lockmgr.Command // latest request sent; Seq 0 before the first
+	id     lockmgr.ClientID // 0: no session
+	secret lockmgr.Key
+	last   lockmgr.Command // latest request sent; Seq 0 before the first
 }
 
 // grantInfo locates a Granted output and the largest token that would make it
@@ -46,15 +48,15 @@ type grantInfo struct {
 // answered Invalid.
 var (
 	driverNames = []string{"a", "a", "a", "b", "c", ""}
-	driverOps   = []lockmgr.Op{lockmgr.OpLock, lockmgr.OpLock, lockmgr.OpTryLock, lockmgr.OpUnlock, lockmgr.OpUnlock}
+	driverOps   = []lockmgr.Op{lockmgr.OpLock, lockmgr.OpLock, lockmgr.OpTryLock, lockmgr.OpUnlock, lockmgr.OpUnlock, lockmgr.OpUnlock, lockmgr.OpClose}
 )
 
 func newDriver(s *lockmgr.StateMachine, clients int) *driver {
 	d := &driver{s: s, slot: s.Applied(), pending: map[lockmgr.ClientID]int{}, lastTok: map[string]uint64{}}
 	for range clients {
-		d.nextID++
-		d.clients = append(d.clients, &driverClient{id: d.nextID})
+		d.clients = append(d.clients, &driverClient{})
 	}
+	s.Apply(d.slot, lockmgr.Command{Op: opLead, Arg: 1, Node: 1})
 	return d
 }
 
@@ -65,18 +67,27 @@ func (d *driver) step(t *rapid.T) {
 	}
 	i := rapid.IntRange(0, len(d.clients)-1).Draw(t, "client")
 	cl := d.clients[i]
-	// Copies of an evicted client's requests are left out: they are the
-	// documented gap (a first request re-applied), covered by the tables.
-	_, _, known := d.s.Latest(cl.id)
-	switch kind := rapid.IntRange(0, 9).Draw(t, "kind"); {
-	case kind == 0 && known:
+	if cl.id == 0 {
+		d.nonce++
+		*cl = driverClient{secret: lockmgr.Key{0: byte(d.nonce), 1: byte(d.nonce >> 8), 2: 1}}
+		res, _ := d.apply(t, lockmgr.Command{Client: lockmgr.NonceBit | d.nonce, Op: opOpen, Arg: 1000, Key: cl.secret})
+		if res.Status == lockmgr.Opened {
+			cl.id = res.Holder
+		}
+		return
+	}
+	switch kind := rapid.IntRange(0, 11).Draw(t, "kind"); {
+	case kind == 0 && cl.last.Seq > 0:
 		d.duplicate(t, cl)
-	case kind == 1 && known && cl.last.Seq > lockmgr.FirstSeq:
+	case kind == 1 && cl.last.Seq > lockmgr.FirstSeq:
 		old := cl.last
-		old.Seq = rapid.Uint64Range(0, cl.last.Seq-1).Draw(t, "staleSeq")
+		old.Seq = rapid.Uint64Range(1, cl.last.Seq-1).Draw(t, "staleSeq")
+		old.Sign(cl.secret)
 		if res, _ := d.apply(t, old); res.Status != lockmgr.Stale {
 			t.Fatalf("stale copy %v answered %v", old, res)
 		}
+	case kind == 2:
+		d.expire(t, i)
 	default:
 		op := rapid.SampledFrom(driverOps).Draw(t, "op")
 		name := rapid.SampledFrom(driverNames).Draw(t, "name")
@@ -116,7 +127,11 @@ func (d *driver) request(t *rapid.T, i int, op lockmgr.Op, name string) {
 	cl := d.clients[i]
 	d.abandon(cl.id)
 	d.now += 2
+	if op == lockmgr.OpClose {
+		name = ""
+	}
 	cl.last = lockmgr.Command{Client: cl.id, Seq: cl.last.Seq + 1, Op: op, Name: name}
+	cl.last.Sign(cl.secret)
 	res, grants := d.apply(t, cl.last)
 	in := Input{Client: cl.id, Op: op, Name: name}
 	out := Output{Status: res.Status, Token: res.Token, Holder: res.Holder}
@@ -124,11 +139,9 @@ func (d *driver) request(t *rapid.T, i int, op lockmgr.Op, name string) {
 	case lockmgr.Queued:
 		d.pending[cl.id] = len(d.history)
 		d.record(i, in, Output{Unknown: true}, 0)
-	case lockmgr.Stale:
-		// The client's record was evicted: outcome unknown, new session.
-		d.record(i, in, Output{Unknown: true}, 0)
-		d.nextID++
-		d.clients[i] = &driverClient{id: d.nextID}
+	case lockmgr.Ended:
+		d.record(i, in, out, d.now+1)
+		d.clients[i] = &driverClient{}
 	default:
 		d.record(i, in, out, d.now+1)
 	}
@@ -138,6 +151,25 @@ func (d *driver) request(t *rapid.T, i int, op lockmgr.Op, name string) {
 	for _, g := range grants {
 		d.finishBlocked(g)
 	}
+}
+
+// expire has the leader expire client i's session, as an operation of
+// the history; the client learns it only from its next request, so it
+// simply has no session any more.
+func (d *driver) expire(t *rapid.T, i int) {
+	cl := d.clients[i]
+	d.abandon(cl.id)
+	d.now += 2
+	res, grants := d.apply(t, lockmgr.Command{Client: cl.id, Op: opExpire, Arg: 1, Node: 1})
+	if res.Status != lockmgr.Ended {
+		t.Fatalf("expiry of live %v answered %v", cl.id, res)
+	}
+	d.history = append(d.history, porcupine.Operation{ClientId: SessionLane, Input: Input{Client: cl.id, Op: opExpire},
+		Call: d.now, Output: Output{Status: lockmgr.Ended}, Return: d.now + 1})
+	for _, g := range grants {
+		d.finishBlocked(g)
+	}
+	d.clients[i] = &driverClient{}
 }
 
 func (d *driver) record(i int, in Input, out Output, ret int64) {
