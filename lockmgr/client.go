@@ -78,10 +78,10 @@ var ErrSessionOpen = errors.New("lockmgr: a session is open already")
 // request with the session's secret, and keeps the lease alive on its own
 // timer: a keepalive to the leader every third of the lease, whether an
 // operation is outstanding or not. The lease is held until
-// lease·(1−drift) after the client sent the last request the leader
-// acknowledged (a keepalive, or a logged operation once it completed);
-// after that the client reports it lost (LeaseLost), drops the session
-// (the group expires it) and opens a new one for its next operation.
+// lease·(1−drift) after the client sent the last keepalive the leader
+// acknowledged (or the open); after that the client reports it lost
+// (LeaseLost), drops the session (the group expires it) and opens a new
+// one for its next operation.
 type Client struct {
 	cfg      ClientConfig
 	now      int64 // ticks
@@ -387,12 +387,8 @@ func (c *Client) Receive(pkt []byte) (Completion, bool) {
 		return Completion{}, false
 	}
 	c.cur = nil
-	switch {
-	case p.Status == SessionExpired && r.req.Client == c.id, r.req.Op == OpClose && p.Status == Ended:
+	if p.Status == SessionExpired && r.req.Client == c.id || r.req.Op == OpClose && p.Status == Ended {
 		c.endSession()
-	case r.req.Op.Logged() && p.Status != Refused && r.req.Client == c.id:
-		// Applied: the leader heard the session after it was sent.
-		c.renew(r.sentAt)
 	}
 	return Completion{Seq: p.Seq, Op: r.req.Op, Name: r.req.Name, Session: r.req.Client, Locks: p.Locks,
 		Counters: p.Counters, Slot: p.Slot, SinceLeader: p.SinceLeader,

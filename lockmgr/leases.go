@@ -115,6 +115,9 @@ func (s *Server) sessionRequest(from Addr, q *Request) bool {
 	if ref == nil || q.Seq > ref.keepalive {
 		s.heard(q.Client)
 		s.leases.heard[q.Client].keepalive = q.Seq
+		if s.obs != nil {
+			s.obs.KeptAlive(q.Client, s.leases.ballot)
+		}
 	}
 	s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Alive, Leader: s.rep.ID()})
 	return false

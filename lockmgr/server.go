@@ -147,6 +147,9 @@ type Observer interface {
 	// Proposed: the server put a command of its own (OpLead, OpExpire)
 	// into the log.
 	Proposed(c Command)
+	// KeptAlive: the server, timing leases under ballot b, took a
+	// keepalive of session s and answered it: the lease counts from now.
+	KeptAlive(s ClientID, b paxos.Ballot)
 }
 
 // Observe makes o see everything the server does from now on (nil: none).

@@ -68,6 +68,9 @@ func ExportScenario(scn *Scenario, res *Result) string {
 	if scn.WaitBoundNs > 0 {
 		fmt.Fprintf(&b, " wait-bound=%s", fmtDur(scn.WaitBoundNs))
 	}
+	if scn.Forger {
+		b.WriteString(" forger=1")
+	}
 	b.WriteString("\n")
 	if scn.GroupCommit {
 		b.WriteString("group-commit\n")
@@ -211,6 +214,7 @@ func parseReplay(a *args, input string) (*Scenario, error) {
 	scn.BatchCmdsMax = a.num("batch", 0, 1, 4096)
 	scn.WaitBoundNs = a.dur("wait-bound", 0)
 	scn.PatienceNs = a.dur("patience", 0)
+	scn.Forger = a.num("forger", 0, 0, 1) == 1
 	if err := a.done(); err != nil {
 		return nil, err
 	}

@@ -129,6 +129,9 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if impatient := rand.New(rand.NewPCG(seed, 0x9a71)); impatient.IntN(4) == 0 {
 		s.PatienceNs = int64(20_000_000 + impatient.IntN(300_000_000))
 	}
+	// A forger, from a stream of its own: requests in other sessions'
+	// names, with tags it cannot make.
+	s.Forger = rand.New(rand.NewPCG(seed, 0xf0a9)).IntN(4) == 0
 	switch x := corners.IntN(10); {
 	case s.Replicas >= 3 && r.FaultsPerSecMax > 0 && x < 2:
 		// A majority always connected: every request must then be

@@ -92,6 +92,8 @@ type runner struct {
 	// ended: the sessions whose end is in the history.
 	expiries map[expiryKey]int64
 	ended    map[lockmgr.ClientID]bool
+	leases   *check.Leases
+	boots    []int // by replica id-1: incarnations so far
 }
 
 type expiryKey struct {
@@ -170,17 +172,30 @@ func (r *runner) setup() error {
 			return err
 		}
 	}
+	if r.scn.Forger {
+		f := simhost.NewForger(r.peers, 9, 2*len(r.scn.Clients)+2, r.host.ClientTick())
+		if err := w.AddProcess(ForgerAddr, r.host.ClientTick(), func() sim.Process { return f }); err != nil {
+			return err
+		}
+	}
 	for _, f := range r.scn.Faults {
 		w.AtLabel(f.AtNs, f.String(), func() { r.applyFault(f) })
 	}
 	w.OnEvent(r.observe)
 	r.bounds = r.livenessBounds()
+	r.boots = make([]int, r.scn.Replicas)
+	r.leases = check.NewLeases(r.scn.Replicas, r.scn.TickNs, func(id paxos.ID) check.Clock {
+		return check.Clock{Incarnation: r.boots[id-1], Ticks: w.Ticks(sim.Addr(id))}
+	})
 	return nil
 }
 
 // ---- the processes' Recorder ----
 
-func (r *runner) Booted(id paxos.ID, recs []paxos.Record)   { r.checks.Booted(id, recs) }
+func (r *runner) Booted(id paxos.ID, recs []paxos.Record) {
+	r.checks.Booted(id, recs)
+	r.boots[id-1]++
+}
 func (r *runner) Appended(id paxos.ID, recs []paxos.Record) { r.checks.Appended(id, recs) }
 func (r *runner) Synced(id paxos.ID)                        { r.checks.Synced(id) }
 func (r *runner) Rewrote(id paxos.ID, recs []paxos.Record)  { r.checks.Rewrote(id, recs) }
@@ -202,7 +217,11 @@ func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmg
 	r.checks.Applied(id, slot, c, res, grants)
 	ended := res.Status == lockmgr.Ended && (c.Op == lockmgr.OpExpire || c.Op == lockmgr.OpClose)
 	r.hist.Applied(r.w.Now(), c, ended, grants)
+	if c.Op != lockmgr.OpExpire {
+		r.leases.Applied(r.w.Now(), c, res)
+	}
 	if ended && c.Op == lockmgr.OpExpire && !r.ended[c.Client] {
+		r.leases.Applied(r.w.Now(), c, res)
 		// An expiry is the group's own operation: called when first
 		// proposed, returned when first applied.
 		r.ended[c.Client] = true
@@ -229,7 +248,12 @@ func (r *runner) Queued(client, h int, nowNs int64) { r.live.Queued(nowNs, h) }
 
 func (r *runner) Began(client, h int, s lockmgr.ClientID) { r.hist.Began(h, s) }
 
+func (r *runner) KeptAlive(id paxos.ID, s lockmgr.ClientID, b paxos.Ballot) {
+	r.leases.KeptAlive(r.w.Now(), id, s, b)
+}
+
 func (r *runner) Proposed(id paxos.ID, c lockmgr.Command) {
+	r.leases.Proposed(r.w.Now(), id, c)
 	if c.Op != lockmgr.OpExpire {
 		return
 	}
@@ -271,6 +295,9 @@ func (r *runner) observe(ev *sim.Event) {
 		r.note(ev.TimeNs, ev.String()[strings.IndexByte(ev.String(), ' ')+1:], "#f3e2a9")
 	}
 	if f := r.checks.Err(); f != nil {
+		r.fail(f.Kind, f.Detail)
+	}
+	if f := r.leases.Err(); f != nil {
 		r.fail(f.Kind, f.Detail)
 	}
 	// Only the process an event ran can have changed its role.

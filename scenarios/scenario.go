@@ -26,6 +26,9 @@ import (
 // ClientAddrBase is the first client's simulator address; replicas are 1..N.
 const ClientAddrBase sim.Addr = 1000
 
+// ForgerAddr is the forger's address (Scenario.Forger).
+const ForgerAddr sim.Addr = 900
+
 // Scenario is everything one run needs; with the same Scenario, a run is
 // exactly the same.
 type Scenario struct {
@@ -63,6 +66,9 @@ type Scenario struct {
 	// queued behind another holder aside): for fault schedules that always
 	// leave a majority connected.
 	WaitBoundNs int64
+	// Forger adds an adversary that sends requests in other sessions'
+	// names with tags it cannot make (simhost.Forger).
+	Forger bool
 }
 
 // ClientScript is one client's operations, issued one after another.

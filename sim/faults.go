@@ -118,6 +118,22 @@ func (w *World) SetDrift(a Addr, factor float64) {
 	w.record(&w.ev)
 }
 
+// Ticks is how many ticks have come due to the process at a in its
+// current incarnation (0 while it is down); a restart starts again at 0.
+// It only reads the clock, so an observer or a callback may call it.
+func (w *World) Ticks(a Addr) int64 {
+	i := w.index(a)
+	if i < 0 {
+		return 0
+	}
+	h := w.hosts[i]
+	if !h.up {
+		return 0
+	}
+	w.settle(h)
+	return h.ticks
+}
+
 // Up reports whether the process at a is up (booted or booting, paused or
 // not); false for an unknown address.
 func (w *World) Up(a Addr) bool {

@@ -33,6 +33,9 @@ type Recorder interface {
 	// Proposed: replica id put a command of its own (a lease takeover or
 	// an expiry) into the log.
 	Proposed(id paxos.ID, c lockmgr.Command)
+	// KeptAlive: replica id, timing leases under ballot b, took a
+	// keepalive of session s.
+	KeptAlive(id paxos.ID, s lockmgr.ClientID, b paxos.Ballot)
 
 	// Invoked: client (0-based) starts an operation; the returned handle
 	// names it in Returned.

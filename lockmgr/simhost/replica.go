@@ -68,6 +68,7 @@ func (o observer) Restored(slot uint64)  { o.rec.Restored(o.id, slot) }
 func (o observer) Proposed(c lockmgr.Command) {
 	o.rec.Proposed(o.id, c)
 }
+func (o observer) KeptAlive(s lockmgr.ClientID, b paxos.Ballot) { o.rec.KeptAlive(o.id, s, b) }
 func (o observer) Applied(slot uint64, c lockmgr.Command, r lockmgr.Result, g []lockmgr.Grant) {
 	o.rec.Applied(o.id, slot, c, r, g)
 }

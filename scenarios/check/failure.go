@@ -16,6 +16,8 @@ const (
 	FailDurability      = "durability"      // a message not backed by durable state
 	FailTimer           = "timer"           // a timer fired while its host slept (TicksToTimer lied)
 	FailStatus          = "status"          // a status answer that no state of the log matches
+	FailLease           = "lease"           // a session expired sooner than its lease after a leader heard it
+	FailFencedWrite     = "fenced-write"    // two holders' writes to a fenced resource interleave
 )
 
 // Failure is the first thing a checker found wrong.
