@@ -24,8 +24,8 @@ type Leases struct {
 	n       int
 	lead    paxos.Ballot
 	leaseMs map[lockmgr.ClientID]uint64
-	heard   map[lockmgr.ClientID]heardAt   // the last acknowledged keepalive (or the open)
-	expiry  map[expiryKey]proposal         // the first proposal of each expiry
+	heard   map[lockmgr.ClientID]heardAt // the last acknowledged keepalive (or the open)
+	expiry  map[expiryKey]proposal       // the first proposal of each expiry
 	err     *Failure
 }
 
