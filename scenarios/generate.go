@@ -142,7 +142,38 @@ func Generate(seed uint64, r Ranges) Scenario {
 	case s.Replicas > 1 && r.FaultsPerSecMax > 0 && x < 6:
 		s.Faults = mergeFaults(s.Faults, drawNemesis(corners, r.SafetyNs))
 	}
+	// Client faults, from a stream of their own, where no wait bound
+	// holds during the faults: clients that die for good (their
+	// sessions must expire and their locks pass on), pauses past the
+	// lease, and clocks that drift beyond the bound clients allow for.
+	if cf := rand.New(rand.NewPCG(seed, 0xc11e)); cf.IntN(3) == 0 && s.WaitBoundNs == 0 {
+		s.Faults = mergeFaults(s.Faults, drawClientFaults(cf, len(s.Clients), r.SafetyNs))
+	}
 	return s
+}
+
+// drawClientFaults lays out 1..4 faults of clients over [0, safetyNs):
+// deaths (at most half the clients), pauses of 0.1..2.5 s, and drift of
+// 0.5..1.5 times the tick period.
+func drawClientFaults(rng *rand.Rand, clients int, safetyNs int64) []Fault {
+	var fs []Fault
+	deaths := 0
+	for range 1 + rng.IntN(4) {
+		a := ClientAddrBase + sim.Addr(rng.IntN(clients))
+		t := rng.Int64N(max(1, safetyNs))
+		switch x := rng.IntN(3); {
+		case x == 0 && deaths < clients/2:
+			deaths++
+			fs = append(fs, Fault{AtNs: t, Kind: FaultCrash, Node: a})
+		case x <= 1:
+			end := min(t+int64(100_000_000+rng.IntN(2_400_000_000)), safetyNs)
+			fs = append(fs, Fault{AtNs: t, Kind: FaultPause, Node: a}, Fault{AtNs: end, Kind: FaultResume, Node: a})
+		default:
+			fs = append(fs, Fault{AtNs: t, Kind: FaultDrift, Node: a, Factor: 0.5 + rng.Float64()})
+		}
+	}
+	sortFaults(fs)
+	return fs
 }
 
 // MajorityWaitBoundNs bounds every wait in a seed whose faults always leave

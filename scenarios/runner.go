@@ -94,6 +94,10 @@ type runner struct {
 	ended    map[lockmgr.ClientID]bool
 	leases   *check.Leases
 	boots    []int // by replica id-1: incarnations so far
+	// Clients that died for good (by index: when), and each client's
+	// latest session.
+	died    map[int]int64
+	session []lockmgr.ClientID
 }
 
 type expiryKey struct {
@@ -184,6 +188,8 @@ func (r *runner) setup() error {
 	w.OnEvent(r.observe)
 	r.bounds = r.livenessBounds()
 	r.boots = make([]int, r.scn.Replicas)
+	r.died = map[int]int64{}
+	r.session = make([]lockmgr.ClientID, len(r.clients))
 	r.leases = check.NewLeases(r.scn.Replicas, r.scn.TickNs, func(id paxos.ID) check.Clock {
 		return check.Clock{Incarnation: r.boots[id-1], Ticks: w.Ticks(sim.Addr(id))}
 	})
@@ -220,6 +226,9 @@ func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmg
 	if c.Op != lockmgr.OpExpire {
 		r.leases.Applied(r.w.Now(), c, res)
 	}
+	if ended && c.Op == lockmgr.OpClose {
+		r.ended[c.Client] = true
+	}
 	if ended && c.Op == lockmgr.OpExpire && !r.ended[c.Client] {
 		r.leases.Applied(r.w.Now(), c, res)
 		// An expiry is the group's own operation: called when first
@@ -246,7 +255,10 @@ func (r *runner) Invoked(client int, nowNs int64, op lockmgr.Op, name string) in
 
 func (r *runner) Queued(client, h int, nowNs int64) { r.live.Queued(nowNs, h) }
 
-func (r *runner) Began(client, h int, s lockmgr.ClientID) { r.hist.Began(h, s) }
+func (r *runner) Began(client, h int, s lockmgr.ClientID) {
+	r.hist.Began(h, s)
+	r.session[client] = s
+}
 
 func (r *runner) KeptAlive(id paxos.ID, s lockmgr.ClientID, b paxos.Ballot) {
 	r.leases.KeptAlive(r.w.Now(), id, s, b)
@@ -271,6 +283,7 @@ func (r *runner) Abandoned(client, h int, seq uint64, nowNs int64) {
 func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
 	if c.Session != 0 {
 		r.hist.Began(h, c.Session)
+		r.session[client] = c.Session
 	}
 	r.hist.Return(h, nowNs, c.Result)
 	if c.Result.Status == lockmgr.Report {
@@ -358,6 +371,9 @@ func (r *runner) applyFault(f Fault) {
 	case FaultCrash:
 		if w.Up(f.Node) {
 			w.Crash(f.Node)
+			if i := r.clientIndex(f.Node); i >= 0 {
+				r.clientDied(i)
+			}
 		}
 	case FaultRestart:
 		if !w.Up(f.Node) {
@@ -420,12 +436,60 @@ func (r *runner) leaderNow() sim.Addr {
 const chunkNs = 10_000_000
 
 func (r *runner) allDone() bool {
-	for _, c := range r.clients {
-		if !c.Done() {
+	for i, c := range r.clients {
+		if _, dead := r.died[i]; !dead && !c.Done() {
 			return false
 		}
 	}
 	return true
+}
+
+// clientIndex is the client at address a, or -1.
+func (r *runner) clientIndex(a sim.Addr) int {
+	if i := int(a - ClientAddrBase); a >= ClientAddrBase && i < len(r.clients) {
+		return i
+	}
+	return -1
+}
+
+// clientDied: client i crashed, for good (clients never restart).
+func (r *runner) clientDied(i int) {
+	if _, dead := r.died[i]; dead {
+		return
+	}
+	now := r.w.Now()
+	r.died[i] = now
+	if h := r.clients[i].Outstanding(); h >= 0 {
+		r.live.Gone(now, h)
+	}
+	r.note(now, fmt.Sprintf("c%d dies", i+1), "#f4b6b6")
+}
+
+// deadSessionBound is when the session of a client that died at diedNs
+// must have ended: a lease after the group could hear from it no more
+// (the later of the death and the heal), on the slowest replica clock,
+// plus the recovery bound (a new leader counts the lease from its
+// takeover) and a few repropose periods.
+func (r *runner) deadSessionBound(diedNs int64) int64 {
+	slowest := 1.0
+	for _, id := range r.peers {
+		slowest = max(slowest, r.w.Drift(sim.Addr(id)))
+	}
+	lease := float64(r.host.Lease()) * 1e6 * slowest
+	return max(diedNs, r.healNs) + int64(lease) + r.bounds.RecoveryNs + 4*r.host.ElectionNs()
+}
+
+// deadSessionsOpen lists the dead clients whose last session has not
+// ended yet, and whether any of them is past its bound.
+func (r *runner) deadSessionsOpen() (open []int, late bool) {
+	for i := range r.clients {
+		t, dead := r.died[i]
+		if s := r.session[i]; dead && s != 0 && !r.ended[s] {
+			open = append(open, i)
+			late = late || r.w.Now() > r.deadSessionBound(t)
+		}
+	}
+	return open, late
 }
 
 // safetyPhase runs with faults until SafetyNs, or until every client is done.
@@ -462,6 +526,11 @@ func (r *runner) livenessPhase() {
 			w.Resume(a)
 		}
 	}
+	for i := range r.clients {
+		if a := ClientAddrBase + sim.Addr(i); w.Paused(a) {
+			w.Resume(a)
+		}
+	}
 	r.note(heal, "heal all: liveness phase", "#c9f4b6")
 	r.live.Healed(heal)
 	r.bounds = r.livenessBounds()
@@ -472,6 +541,24 @@ func (r *runner) livenessPhase() {
 	}
 	if r.kind == "" && !r.allDone() {
 		r.fail(FailLiveness, r.stuck(heal))
+	}
+	// The sessions of clients that died must end, their locks going to
+	// whoever waits, within a lease and the recovery bound.
+	for r.kind == "" {
+		open, late := r.deadSessionsOpen()
+		if len(open) == 0 {
+			break
+		}
+		if late {
+			var b strings.Builder
+			for _, i := range open {
+				fmt.Fprintf(&b, " c%d (%v, died at %s, bound %s)", i+1, r.session[i], fmtMs(r.died[i]), fmtMs(r.deadSessionBound(r.died[i])))
+			}
+			r.fail(FailLiveness, "the sessions of dead clients never ended:"+b.String())
+			break
+		}
+		w.RunUntil(w.Now() + chunkNs)
+		r.checkBounds()
 	}
 	// Every client may be done before a leader is: wait for one, within
 	// its bound, so that recovery is measured in every run.

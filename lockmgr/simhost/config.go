@@ -113,6 +113,14 @@ func (c *Config) Client(id lockmgr.ClientID, rng *rand.Rand) lockmgr.ClientConfi
 	return cfg
 }
 
+// Lease is the lease clients ask for, in ms.
+func (c *Config) Lease() uint64 {
+	if c.LeaseMs > 0 {
+		return c.LeaseMs
+	}
+	return DefaultLeaseMs
+}
+
 // ElectionNs is the election timeout in virtual time, for bounds that are
 // stated in election timeouts.
 func (c *Config) ElectionNs() int64 { return int64(ticks(electionNs, c.TickNs)) * c.TickNs }

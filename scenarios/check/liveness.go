@@ -104,6 +104,15 @@ func (l *Liveness) Sent(now int64, id paxos.ID, m *paxos.Message) {
 // Committed: with one replica, its first commit after the heal shows it leads.
 func (l *Liveness) Committed(now int64) {}
 
+// Gone: operation h's client died for good: nobody waits for its answer
+// any more, and its wait so far stays counted.
+func (l *Liveness) Gone(now int64, h int) {
+	if t, ok := l.started[h]; ok {
+		l.account(h, t, now)
+		delete(l.started, h)
+	}
+}
+
 // Invoked: operation h started at now.
 func (l *Liveness) Invoked(now int64, h int) { l.started[h] = now }
 
