@@ -71,6 +71,9 @@ func ExportScenario(scn *Scenario, res *Result) string {
 	if scn.Forger {
 		b.WriteString(" forger=1")
 	}
+	if scn.Writes > 0 {
+		fmt.Fprintf(&b, " writes=%d work=%s", scn.Writes, fmtDur(scn.WorkNs))
+	}
 	b.WriteString("\n")
 	if scn.GroupCommit {
 		b.WriteString("group-commit\n")
@@ -125,6 +128,8 @@ func exportFault(f Fault) string {
 		return fmt.Sprintf("%v %s n=%s factor=%s", f.Kind, at, addrName(f.Node), fmtFloat(f.Factor))
 	case FaultCrashLeader, FaultIsolateLeader:
 		return fmt.Sprintf("%v %s until=%s", f.Kind, at, fmtDur(f.UntilNs))
+	case FaultPauseHolder:
+		return fmt.Sprintf("%v %s pick=%s until=%s", f.Kind, at, fmtFloat(f.Factor), fmtDur(f.UntilNs))
 	case FaultPartition:
 		gs := make([]string, len(f.Groups))
 		for i, g := range f.Groups {
@@ -215,6 +220,8 @@ func parseReplay(a *args, input string) (*Scenario, error) {
 	scn.WaitBoundNs = a.dur("wait-bound", 0)
 	scn.PatienceNs = a.dur("patience", 0)
 	scn.Forger = a.num("forger", 0, 0, 1) == 1
+	scn.Writes = a.num("writes", 0, 0, 100)
+	scn.WorkNs = a.dur("work", 0)
 	if err := a.done(); err != nil {
 		return nil, err
 	}
@@ -306,6 +313,9 @@ func (p *replayParser) fault(a *args, k FaultKind) error {
 		f.Node = a.endpoint("n")
 		f.Factor = a.factor("factor", 0)
 	case FaultCrashLeader, FaultIsolateLeader:
+		f.UntilNs = a.reqDur("until")
+	case FaultPauseHolder:
+		f.Factor = a.prob("pick", 0)
 		f.UntilNs = a.reqDur("until")
 	case FaultPartition:
 		for _, g := range a.bare() {

@@ -142,6 +142,16 @@ func Generate(seed uint64, r Ranges) Scenario {
 	case s.Replicas > 1 && r.FaultsPerSecMax > 0 && x < 6:
 		s.Faults = mergeFaults(s.Faults, drawNemesis(corners, r.SafetyNs))
 	}
+	// The fenced resource, from a stream of its own: half the seeds'
+	// holders write to it with their tokens.
+	if fr := rand.New(rand.NewPCG(seed, 0xfe4c)); fr.IntN(2) == 0 {
+		s.Writes = 1 + fr.IntN(4)
+		s.WorkNs = int64(1+fr.IntN(30)) * 1_000_000
+		// Half of those pause holders mid-write, past their lease.
+		if fr.IntN(2) == 0 && s.WaitBoundNs == 0 {
+			s.Faults = mergeFaults(s.Faults, drawHolderPauses(fr, r.SafetyNs))
+		}
+	}
 	// Client faults, from a stream of their own, where no wait bound
 	// holds during the faults: clients that die for good (their
 	// sessions must expire and their locks pass on), pauses past the
@@ -171,6 +181,21 @@ func drawClientFaults(rng *rand.Rand, clients int, safetyNs int64) []Fault {
 		default:
 			fs = append(fs, Fault{AtNs: t, Kind: FaultDrift, Node: a, Factor: 0.5 + rng.Float64()})
 		}
+	}
+	sortFaults(fs)
+	return fs
+}
+
+// drawHolderPauses lays out 2..5 pauses of a lock holder in the middle of
+// its writes, each 0.5..2.5 s: past a 1 s lease, so that the lock moves on
+// while the holder is stopped, and its next write must be fenced off.
+// Factor picks which of the holders writing then.
+func drawHolderPauses(rng *rand.Rand, safetyNs int64) []Fault {
+	var fs []Fault
+	for range 2 + rng.IntN(4) {
+		t := rng.Int64N(max(1, safetyNs))
+		fs = append(fs, Fault{AtNs: t, Kind: FaultPauseHolder, Factor: rng.Float64(),
+			UntilNs: min(t+int64(500_000_000+rng.IntN(2_000_000_000)), safetyNs)})
 	}
 	sortFaults(fs)
 	return fs

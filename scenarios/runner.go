@@ -93,6 +93,7 @@ type runner struct {
 	expiries map[expiryKey]int64
 	ended    map[lockmgr.ClientID]bool
 	leases   *check.Leases
+	fenced   *check.Fenced
 	boots    []int // by replica id-1: incarnations so far
 	// Clients that died for good (by index: when), and each client's
 	// latest session.
@@ -131,13 +132,13 @@ func Run(scn Scenario, opt Options) (res Result) {
 }
 
 func newRunner(scn *Scenario, opt Options) *runner {
-	r := &runner{scn: scn, opt: opt, expiries: map[expiryKey]int64{}, ended: map[lockmgr.ClientID]bool{}, checks: check.New(scn.Replicas, simhost.SimSM), live: check.NewLiveness(scn.Replicas)}
+	r := &runner{scn: scn, opt: opt, fenced: check.NewFenced(), expiries: map[expiryKey]int64{}, ended: map[lockmgr.ClientID]bool{}, checks: check.New(scn.Replicas, simhost.SimSM), live: check.NewLiveness(scn.Replicas)}
 	for i := 1; i <= scn.Replicas; i++ {
 		r.peers = append(r.peers, paxos.ID(i))
 	}
 	r.host = simhost.Config{Peers: r.peers, TickNs: scn.TickNs, ClientTickNs: scn.ClientTickNs,
 		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, PatienceNs: scn.PatienceNs, SnapshotSlots: scn.SnapshotSlots, BatchCmdsMax: scn.BatchCmdsMax,
-		HashEvery: check.StateHashEvery}
+		HashEvery: check.StateHashEvery, Writes: scn.Writes, WorkNs: scn.WorkNs, StorageAddr: StorageAddr}
 	return r
 }
 
@@ -173,6 +174,12 @@ func (r *runner) setup() error {
 		c := simhost.NewClient(&r.host, i, ops, r)
 		r.clients = append(r.clients, c)
 		if err := w.AddProcess(ClientAddrBase+sim.Addr(i), r.host.ClientTick(), func() sim.Process { return c }); err != nil {
+			return err
+		}
+	}
+	if r.scn.Writes > 0 {
+		s := simhost.NewStorage(r)
+		if err := w.AddProcess(StorageAddr, r.host.ClientTick(), func() sim.Process { return s }); err != nil {
 			return err
 		}
 	}
@@ -221,6 +228,7 @@ func (r *runner) StateHash(id paxos.ID, applied, hash uint64) { r.checks.StateHa
 
 func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
 	r.checks.Applied(id, slot, c, res, grants)
+	r.fenced.Applied(c, res, grants)
 	ended := res.Status == lockmgr.Ended && (c.Op == lockmgr.OpExpire || c.Op == lockmgr.OpClose)
 	r.hist.Applied(r.w.Now(), c, ended, grants)
 	if c.Op != lockmgr.OpExpire {
@@ -296,6 +304,10 @@ func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
 
 func (r *runner) Broken(kind, detail string) { r.fail(kind, detail) }
 
+func (r *runner) Wrote(nowNs int64, w simhost.Write) {
+	r.fenced.Wrote(nowNs, w.Resource, w.Session, w.Token, w.Fenced)
+}
+
 // ---- events ----
 
 // observe runs after every event: the checkers' verdict so far, leader
@@ -311,6 +323,9 @@ func (r *runner) observe(ev *sim.Event) {
 		r.fail(f.Kind, f.Detail)
 	}
 	if f := r.leases.Err(); f != nil {
+		r.fail(f.Kind, f.Detail)
+	}
+	if f := r.fenced.Err(); f != nil {
 		r.fail(f.Kind, f.Detail)
 	}
 	// Only the process an event ran can have changed its role.
@@ -401,6 +416,23 @@ func (r *runner) applyFault(f Fault) {
 			w.AtLabel(f.UntilNs, fmt.Sprintf("restart %d (crashed as leader)", n), func() {
 				if !r.healed && !w.Up(n) {
 					w.Restart(n)
+				}
+			})
+		}
+	case FaultPauseHolder:
+		var writers []int
+		for i, c := range r.clients {
+			if _, dead := r.died[i]; !dead && c.Writing() && !w.Paused(ClientAddrBase+sim.Addr(i)) {
+				writers = append(writers, i)
+			}
+		}
+		if len(writers) > 0 {
+			i := writers[min(len(writers)-1, int(f.Factor*float64(len(writers))))]
+			a := ClientAddrBase + sim.Addr(i)
+			w.Pause(a)
+			w.AtLabel(f.UntilNs, fmt.Sprintf("resume c%d (paused holding a lock)", i+1), func() {
+				if !r.healed && w.Paused(a) {
+					w.Resume(a)
 				}
 			})
 		}

@@ -29,6 +29,9 @@ const ClientAddrBase sim.Addr = 1000
 // ForgerAddr is the forger's address (Scenario.Forger).
 const ForgerAddr sim.Addr = 900
 
+// StorageAddr is the fenced resource's address (Scenario.Writes).
+const StorageAddr sim.Addr = 901
+
 // Scenario is everything one run needs; with the same Scenario, a run is
 // exactly the same.
 type Scenario struct {
@@ -69,6 +72,11 @@ type Scenario struct {
 	// Forger adds an adversary that sends requests in other sessions'
 	// names with tags it cannot make (simhost.Forger).
 	Forger bool
+	// Writes: after each grant, a client writes this many times to a
+	// fenced resource (simhost.Storage), each after up to WorkNs of work
+	// begun once it checked its lease. 0: no resource.
+	Writes int
+	WorkNs int64
 }
 
 // ClientScript is one client's operations, issued one after another.
@@ -100,6 +108,11 @@ const (
 	// ballot among those that think they lead; nothing if none does).
 	FaultCrashLeader   // crashes it; it restarts at UntilNs
 	FaultIsolateLeader // isolates it; everything heals at UntilNs
+	// The holder nemesis: a client in the middle of writing to the fenced
+	// resource under a lock it holds (Factor in [0,1) picks which of
+	// those writing then; nothing if none is) stops, as in a long GC
+	// pause, and runs again at UntilNs.
+	FaultPauseHolder
 	faultKinds
 )
 
@@ -107,6 +120,7 @@ var faultNames = [...]string{
 	FaultCrash: "crash", FaultRestart: "restart", FaultPause: "pause", FaultResume: "resume",
 	FaultPartition: "partition", FaultCut: "cut", FaultIsolate: "isolate", FaultHeal: "heal",
 	FaultClog: "clog", FaultDrift: "drift", FaultCrashLeader: "crash-leader", FaultIsolateLeader: "isolate-leader",
+	FaultPauseHolder: "pause-holder",
 }
 
 func (k FaultKind) String() string {
@@ -138,6 +152,8 @@ func (f Fault) String() string {
 		s += fmt.Sprintf(" %d->%d until=%s", f.Node, f.To, fmtMs(f.UntilNs))
 	case FaultCrashLeader, FaultIsolateLeader:
 		s += fmt.Sprintf(" until=%s", fmtMs(f.UntilNs))
+	case FaultPauseHolder:
+		s += fmt.Sprintf(" pick=%.3f until=%s", f.Factor, fmtMs(f.UntilNs))
 	case FaultDrift:
 		s += fmt.Sprintf(" %d factor=%.3f", f.Node, f.Factor)
 	case FaultPartition:

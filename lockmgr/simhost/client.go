@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 
 	"paxlock/lockmgr"
+	"paxlock/paxos"
 	"paxlock/sim"
 )
 
@@ -33,6 +34,16 @@ type Client struct {
 	rng        *rand.Rand
 	ticks      int64
 	wake       int64
+	wr         *writing // writes to the fenced resource under way
+	writeN     uint64
+}
+
+// writing is a grant's writes to the fenced resource.
+type writing struct {
+	w        Write
+	left     int   // writes still to make
+	sendAt   int64 // the tick the next write goes out (after the work); -1: out
+	resendAt int64 // while out: when to send it again without an ack
 }
 
 // NewClient returns client idx (0-based) with its queue of operations.
@@ -55,10 +66,16 @@ func (p *Client) Wake(env sim.Env) {
 }
 
 // Done reports whether the client has nothing left to do.
-func (p *Client) Done() bool { return p.cl != nil && len(p.queue) == 0 && !p.cl.Busy() }
+func (p *Client) Done() bool {
+	return p.cl != nil && len(p.queue) == 0 && !p.cl.Busy() && p.wr == nil
+}
 
 // Queued is the number of operations not yet started.
 func (p *Client) Queued() int { return len(p.queue) }
+
+// Writing reports whether the client is writing to the fenced resource
+// under a lock it was granted.
+func (p *Client) Writing() bool { return p.wr != nil }
 
 // Outstanding is the handle of the operation waiting for its answer, or -1.
 func (p *Client) Outstanding() int { return p.cur }
@@ -87,7 +104,10 @@ func (p *Client) Tick(env sim.Env) {
 		p.rec.Abandoned(p.idx, p.cur, p.seq, env.Now())
 		p.cur, p.queued = -1, false
 	}
-	if !p.cl.Busy() && len(p.queue) > 0 && p.ticks >= p.thinkUntil {
+	if p.wr != nil {
+		p.tickWrite(env)
+	}
+	if !p.cl.Busy() && p.wr == nil && len(p.queue) > 0 && p.ticks >= p.thinkUntil {
 		op := p.queue[0]
 		p.queue = p.queue[1:]
 		seq, err := p.cl.Start(op.Op, op.Name)
@@ -129,6 +149,11 @@ func (p *Client) sleep(env sim.Env) {
 	if p.cur >= 0 && p.queued && p.cfg.PatienceNs > 0 {
 		p.wake = min(p.wake, max(p.ticks+1, p.queuedAt+p.patienceTicks()))
 	}
+	if wr := p.wr; wr != nil && wr.sendAt >= 0 {
+		p.wake = min(p.wake, max(p.ticks+1, wr.sendAt))
+	} else if wr != nil {
+		p.wake = min(p.wake, max(p.ticks+1, wr.resendAt))
+	}
 	env.WakeAtTick(p.wake)
 }
 
@@ -137,6 +162,12 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 		return
 	}
 	p.catchUp(env)
+	if from == p.cfg.StorageAddr {
+		p.writeAcked(data)
+		p.flush(env)
+		p.sleep(env)
+		return
+	}
 	c, ok := p.cl.Receive(data)
 	p.reportSession()
 	if !ok && p.cur >= 0 && !p.queued && p.cl.Queued() {
@@ -148,6 +179,10 @@ func (p *Client) Receive(env sim.Env, from sim.Addr, data []byte) {
 		h := p.cur
 		p.cur = -1
 		p.rec.Returned(p.idx, h, env.Now(), c)
+		if (c.Op == lockmgr.OpLock || c.Op == lockmgr.OpTryLock) && c.Result.Status == lockmgr.Granted && p.cfg.Writes > 0 {
+			p.wr = &writing{w: Write{Resource: c.Name, Session: c.Session, Token: c.Result.Token, Fenced: true}, left: p.cfg.Writes}
+			p.nextWrite()
+		}
 		if think := p.cfg.ThinkNs; think > 0 {
 			// Think time is kept in ticks: the client is woken on its
 			// tick schedule, and starts no sooner than this one.
@@ -177,4 +212,66 @@ func (p *Client) send(env sim.Env, out []lockmgr.Packet) {
 	for _, pkt := range out {
 		env.Send(sim.Addr(pkt.To), pkt.Data)
 	}
+}
+
+// mayWrite is the check before each write (and each resend): the lease
+// still holds, in the session the lock was granted in. Past it, the
+// client gives the writes up: the lock may be someone else's now.
+func (p *Client) mayWrite(wr *writing) bool {
+	return p.cl.LeaseHeld() && p.cl.ID() == wr.w.Session
+}
+
+// nextWrite schedules the grant's next write after some work, if the
+// client may still write; else it gives the writes up.
+func (p *Client) nextWrite() {
+	wr := p.wr
+	if wr.left == 0 || !p.mayWrite(wr) {
+		p.wr = nil
+		return
+	}
+	work := int64(0)
+	if p.cfg.WorkNs > 0 {
+		work = p.rng.Int64N(p.cfg.WorkNs) / p.cfg.ClientTick()
+	}
+	wr.sendAt = p.ticks + 1 + work
+}
+
+// tickWrite sends the write due after its work (without checking again:
+// the work may have run into a pause), or sends it again if no ack came,
+// checking first.
+func (p *Client) tickWrite(env sim.Env) {
+	wr := p.wr
+	switch {
+	case wr.sendAt >= 0 && p.ticks >= wr.sendAt:
+		p.writeN++
+		wr.w.N = p.writeN
+	case wr.sendAt < 0 && p.ticks >= wr.resendAt:
+		if !p.mayWrite(wr) {
+			p.wr = nil
+			return
+		}
+	default:
+		return
+	}
+	wr.sendAt, wr.resendAt = -1, p.ticks+int64(ticks(clientWaitNs, p.cfg.ClientTick()))
+	env.Send(p.cfg.StorageAddr, appendWrite(nil, &wr.w))
+}
+
+// writeAcked takes the storage's answer: on to the next write, or, if
+// the storage refused (a newer token wrote), the lock is gone.
+func (p *Client) writeAcked(data []byte) {
+	kind, body, err := paxos.ParseFrame(data)
+	if err != nil || kind != KindWriteAck || p.wr == nil {
+		return
+	}
+	a, ok := decodeWriteAck(body)
+	if !ok || a.N != p.wr.w.N || p.wr.sendAt >= 0 {
+		return
+	}
+	if !a.Accepted {
+		p.wr = nil
+		return
+	}
+	p.wr.left--
+	p.nextWrite()
 }

@@ -5,6 +5,7 @@ import (
 
 	"paxlock/lockmgr"
 	"paxlock/paxos"
+	"paxlock/sim"
 )
 
 // Timer durations of the simulated group, converted to ticks of whatever
@@ -58,6 +59,13 @@ type Config struct {
 	LeaseMs uint64
 	// DriftPermille: the drift bound clients allow for; 0: the default.
 	DriftPermille int
+	// Writes: after each grant, a client writes this many times to the
+	// fenced resource (Storage at StorageAddr) before it goes on; each
+	// write follows up to WorkNs of work, done after the client checked
+	// that it holds the lease (check, then act, as real code does).
+	Writes      int
+	WorkNs      int64
+	StorageAddr sim.Addr
 }
 
 // ticks converts a duration to a whole number of ticks, at least one.

@@ -52,6 +52,9 @@ type Recorder interface {
 	// Returned: the operation got its final answer.
 	Returned(client, handle int, nowNs int64, c lockmgr.Completion)
 
+	// Wrote: the fenced resource accepted w.
+	Wrote(nowNs int64, w Write)
+
 	// Broken: a process could not do its job (a log it cannot read, a
 	// configuration the service refuses) or a host contract was broken (a
 	// timer fired while its host slept). kind names the failure class.

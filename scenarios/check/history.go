@@ -189,7 +189,62 @@ func (h *History) ForCheck(endNs int64) []porcupine.Operation {
 			ops[i].Return = endNs + 1
 		}
 	}
-	return ops
+	return dropFreeNotHeld(ops)
+}
+
+// dropFreeNotHeld leaves out the Unlocks answered NotHeld that constrain
+// nothing: those whose session cannot hold the lock at any point of the
+// Unlock's interval, so the model accepts them wherever they go. A lock
+// comes to a session only through that session's own Lock or TryLock;
+// so if the session's previous operation on the lock left it not holding
+// (a TryLock answered Busy, an Unlock answered Released or NotHeld) or it
+// had none, and no other operation of it on the lock overlaps the Unlock,
+// it holds the lock nowhere in between. Porcupine would place each such
+// Unlock anywhere, but a crowd of them, all concurrent, multiplies the
+// orders it tries; without them it decides in milliseconds what took it
+// minutes.
+func dropFreeNotHeld(ops []porcupine.Operation) []porcupine.Operation {
+	type key struct {
+		s    lockmgr.ClientID
+		name string
+	}
+	bySession := map[key][]int{}
+	for i, op := range ops {
+		in := op.Input.(Input)
+		k := key{in.Client, in.Name}
+		bySession[k] = append(bySession[k], i)
+	}
+	drop := make([]bool, len(ops))
+	for i, op := range ops {
+		in, out := op.Input.(Input), op.Output.(Output)
+		if in.Op != lockmgr.OpUnlock || out.Status != lockmgr.NotHeld || out.Unknown {
+			continue
+		}
+		prev, free := -1, true
+		for _, j := range bySession[key{in.Client, in.Name}] {
+			o := ops[j]
+			switch {
+			case j == i:
+			case o.Call < op.Return && o.Return > op.Call:
+				free = false // overlaps: the lock might come to it meanwhile
+			case o.Return <= op.Call && (prev < 0 || o.Call > ops[prev].Call):
+				prev = j
+			}
+		}
+		if free && prev >= 0 {
+			pin, pout := ops[prev].Input.(Input), ops[prev].Output.(Output)
+			free = !pout.Unknown && (pin.Op == lockmgr.OpTryLock && pout.Status == lockmgr.Busy ||
+				pin.Op == lockmgr.OpUnlock && (pout.Status == lockmgr.Released || pout.Status == lockmgr.NotHeld))
+		}
+		drop[i] = free
+	}
+	out := ops[:0]
+	for i, op := range ops {
+		if !drop[i] {
+			out = append(out, op)
+		}
+	}
+	return out
 }
 
 // Linearizable runs porcupine over a closed history. An inconclusive

@@ -1,7 +1,10 @@
 package check
 
 import (
+	"slices"
 	"testing"
+
+	"github.com/anishathalye/porcupine"
 
 	"paxlock/lockmgr"
 )
@@ -71,5 +74,36 @@ func TestSessionEndWithdrawsAbandonedLock(t *testing.T) {
 	h.Abandon(j, 1) // before its session opened: it never went out
 	if out := h.Op(j).Output.(Output); !out.Withdrawn {
 		t.Fatalf("abandoned before the open: %+v", out)
+	}
+}
+
+// TestDropFreeNotHeld: an Unlock answered NotHeld is left out only when
+// its session cannot hold the lock anywhere in it; one that says
+// something (right after the session's grant) stays, so a wrong NotHeld
+// is still caught.
+func TestDropFreeNotHeld(t *testing.T) {
+	op := func(s lockmgr.ClientID, o lockmgr.Op, out Output, call, ret int64) porcupine.Operation {
+		return porcupine.Operation{Input: Input{Client: s, Op: o, Name: "a"}, Output: out, Call: call, Return: ret}
+	}
+	notHeld := Output{Status: lockmgr.NotHeld}
+	ops := []porcupine.Operation{
+		op(1, lockmgr.OpLock, Output{Status: lockmgr.Granted, Token: 1}, 0, 10),
+		op(2, lockmgr.OpTryLock, Output{Status: lockmgr.Busy, Holder: 1}, 11, 12),
+		op(2, lockmgr.OpUnlock, notHeld, 13, 14), // after Busy: free, dropped
+		op(3, lockmgr.OpUnlock, notHeld, 15, 16), // no earlier op: free, dropped
+		op(1, lockmgr.OpUnlock, notHeld, 17, 18), // right after its grant: kept (and illegal)
+		op(4, lockmgr.OpLock, Output{Unknown: true}, 19, 100),
+		op(4, lockmgr.OpUnlock, notHeld, 20, 21), // overlaps its own Lock: kept
+	}
+	got := dropFreeNotHeld(slices.Clone(ops))
+	var kept []int64
+	for _, o := range got {
+		kept = append(kept, o.Call)
+	}
+	if want := []int64{0, 11, 17, 19, 20}; !slices.Equal(kept, want) {
+		t.Fatalf("kept the operations called at %v, want %v", kept, want)
+	}
+	if porcupine.CheckOperations(Model(), got) {
+		t.Fatal("the holder's NotHeld was dropped or accepted")
 	}
 }
