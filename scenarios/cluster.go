@@ -111,6 +111,9 @@ func (c *Cluster) OnApply(fn func(id paxos.ID, slot uint64, cmd lockmgr.Command,
 	c.r.onApply = fn
 }
 
+// OnWrite calls fn for every write the fenced resource accepts or refuses.
+func (c *Cluster) OnWrite(fn func(nowNs int64, w simhost.Write, accepted bool)) { c.r.onWrite = fn }
+
 // Check runs the checkers over the history so far: linearizability (open
 // operations count as unknown outcomes) and state hashes.
 func (c *Cluster) Check() error {

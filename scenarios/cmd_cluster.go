@@ -5,6 +5,9 @@ import (
 	"math/rand/v2"
 	"strconv"
 
+	"paxlock/lockmgr"
+	"paxlock/lockmgr/simhost"
+	"paxlock/paxos"
 	"paxlock/sim"
 )
 
@@ -34,7 +37,9 @@ func fileSimConfig() sim.Config {
 // leaves a torn write), drift=(factor per replica), and the replicas'
 // snapshot= (compact every this many slots, default 64), batch= (the
 // most commands in one slot) and group-commit=true (a replica's host syncs
-// once per tick for every packet since, as on UDP).
+// once per tick for every packet since, as on UDP); writes= makes every
+// holder write that many times to a fenced resource after each grant,
+// each after up to work= of work (the store's refusals are printed).
 //
 // Example:
 //
@@ -63,6 +68,8 @@ func (s *script) cmdCluster(a *args, pos string) error {
 	snapshot := a.num("snapshot", 0, 1, 1<<20)
 	batch := a.num("batch", 0, 1, 4096)
 	groupCommit := a.boolean("group-commit", false)
+	writes := a.num("writes", 0, 0, 100)
+	work := a.dur("work", 0)
 	cfg := fileSimConfig()
 	a.netKnobs(&cfg.Net)
 	cfg.DiskTornProb = a.prob("torn", cfg.DiskTornProb)
@@ -79,7 +86,7 @@ func (s *script) cmdCluster(a *args, pos string) error {
 		return err
 	}
 	scn := Scenario{Seed: seed, Replicas: n, Sim: cfg, Drift: drift, TickNs: tick, ClientTickNs: clientTick, ThinkNs: think,
-		SnapshotSlots: uint64(snapshot), BatchCmdsMax: batch, GroupCommit: groupCommit,
+		SnapshotSlots: uint64(snapshot), BatchCmdsMax: batch, GroupCommit: groupCommit, Writes: writes, WorkNs: work,
 		Clients: make([]ClientScript, clients), LivenessNs: 1}
 	c, err := NewCluster(scn)
 	if err != nil {
@@ -91,6 +98,25 @@ func (s *script) cmdCluster(a *args, pos string) error {
 	s.done = make([]int, clients)
 	s.roles = make([]roleView, n)
 	c.Observe(s.observe)
+	c.OnWrite(func(now int64, w simhost.Write, accepted bool) {
+		if accepted {
+			s.line("t=%s %v wrote %q with token %d", fmtT(now), w.Session, w.Resource, w.Token)
+		} else {
+			s.line("t=%s the store refused %v's write to %q: token %d is below one it took", fmtT(now), w.Session, w.Resource, w.Token)
+		}
+	})
+	ended := map[lockmgr.ClientID]bool{}
+	c.OnApply(func(id paxos.ID, slot uint64, cmd lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
+		if res.Status != lockmgr.Ended || ended[cmd.Client] || cmd.Op != lockmgr.OpExpire && cmd.Op != lockmgr.OpClose {
+			return
+		}
+		ended[cmd.Client] = true
+		how := "closed"
+		if cmd.Op == lockmgr.OpExpire {
+			how = fmt.Sprintf("expired (by the leader of ballot %d.%d)", cmd.Arg, cmd.Node)
+		}
+		s.line("t=%s %v %s", fmtT(s.c.World().Now()), cmd.Client, how)
+	})
 	addrs := fmt.Sprintf("address %d", ClientAddrBase)
 	if clients > 1 {
 		addrs = fmt.Sprintf("addresses %d..%d", ClientAddrBase, ClientAddrBase+sim.Addr(clients-1))

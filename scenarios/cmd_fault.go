@@ -16,7 +16,9 @@ import (
 // cmdProcess crashes, restarts, pauses or resumes replica n. A crash loses
 // memory and unsynced disk writes (torn= of cluster: the chance a torn
 // prefix survives); restart boots a fresh instance from the disk; pause
-// stops ticks and holds arriving packets until resume.
+// stops ticks and holds arriving packets until resume. n may be a client
+// too (n=c2): a crashed client is dead for good (its session must expire),
+// and a paused one stops as in a long GC pause.
 //
 // Example:
 //
@@ -24,13 +26,18 @@ import (
 //	----
 //	t=52.000ms crash 1
 func (s *script) cmdProcess(a *args) error {
-	n := a.replica("n")
+	n := a.endpoint("n")
 	if err := a.done(); err != nil {
 		return err
 	}
 	w := s.c.World()
+	client := s.c.r.clientIndex(n)
 	var bad string
 	switch {
+	case client >= 0 && a.cmd == "restart":
+		return fmt.Errorf("restart: clients do not restart (a crashed client is dead for good)")
+	case client < 0 && (n < 1 || int(n) > len(s.c.r.peers)):
+		return fmt.Errorf("%s: no process %d", a.cmd, n)
 	case a.cmd == "crash" && !w.Up(n):
 		bad = "is already down"
 	case a.cmd == "restart" && w.Up(n):
@@ -43,12 +50,15 @@ func (s *script) cmdProcess(a *args) error {
 		bad = "is not paused"
 	}
 	if bad != "" {
-		return fmt.Errorf("%s: replica %d %s", a.cmd, n, bad)
+		return fmt.Errorf("%s: %s %s", a.cmd, addrName(n), bad)
 	}
 	return s.apply(a.cmd, func() {
 		switch a.cmd {
 		case "crash":
 			w.Crash(n)
+			if client >= 0 {
+				s.c.r.clientDied(client)
+			}
 		case "restart":
 			w.Restart(n)
 		case "pause":

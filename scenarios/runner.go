@@ -87,6 +87,7 @@ type runner struct {
 	detail  string
 	notes   []porcupine.Annotation
 	onApply func(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)
+	onWrite func(nowNs int64, w simhost.Write, accepted bool)
 	done    []int // history indexes completed since the last Cluster.Done
 	// expiries: when each expiry (session, ballot) was first proposed;
 	// ended: the sessions whose end is in the history.
@@ -304,8 +305,13 @@ func (r *runner) Returned(client, h int, nowNs int64, c lockmgr.Completion) {
 
 func (r *runner) Broken(kind, detail string) { r.fail(kind, detail) }
 
-func (r *runner) Wrote(nowNs int64, w simhost.Write) {
-	r.fenced.Wrote(nowNs, w.Resource, w.Session, w.Token, w.Fenced)
+func (r *runner) Wrote(nowNs int64, w simhost.Write, accepted bool) {
+	if accepted {
+		r.fenced.Wrote(nowNs, w.Resource, w.Session, w.Token, w.Fenced)
+	}
+	if r.onWrite != nil {
+		r.onWrite(nowNs, w, accepted)
+	}
 }
 
 // ---- events ----

@@ -57,7 +57,7 @@ func newScript() *script { return &script{} }
 // commands lists every command, for the dispatch and for suggestions.
 var commands = []string{
 	"cluster", "net",
-	"lock", "trylock", "unlock", "read", "workload",
+	"lock", "trylock", "unlock", "read", "close", "workload",
 	"crash", "restart", "pause", "resume", "drift",
 	"partition", "cut", "isolate", "heal",
 	"drop", "dup", "clog", "deliver",
@@ -121,7 +121,7 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdCluster(a, d.Pos)
 	case "net":
 		return s.cmdNet(a)
-	case lockmgr.OpLock.String(), lockmgr.OpTryLock.String(), lockmgr.OpUnlock.String(), lockmgr.OpRead.String():
+	case lockmgr.OpLock.String(), lockmgr.OpTryLock.String(), lockmgr.OpUnlock.String(), lockmgr.OpRead.String(), lockmgr.OpClose.String():
 		op, _ := lockmgr.ParseOp(d.Cmd)
 		return s.cmdOp(a, op)
 	case "workload":

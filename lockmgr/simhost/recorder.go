@@ -52,8 +52,9 @@ type Recorder interface {
 	// Returned: the operation got its final answer.
 	Returned(client, handle int, nowNs int64, c lockmgr.Completion)
 
-	// Wrote: the fenced resource accepted w.
-	Wrote(nowNs int64, w Write)
+	// Wrote: the fenced resource accepted w, or refused it (a fenced
+	// write with a token below the highest it accepted).
+	Wrote(nowNs int64, w Write, accepted bool)
 
 	// Broken: a process could not do its job (a log it cannot read, a
 	// configuration the service refuses) or a host contract was broken (a

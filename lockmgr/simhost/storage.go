@@ -130,8 +130,8 @@ func (s *Storage) Receive(env sim.Env, from sim.Addr, data []byte) {
 	ok := s.accepts(&w)
 	if ok {
 		s.highest[w.Resource] = max(s.highest[w.Resource], w.Token)
-		s.rec.Wrote(env.Now(), w)
 	}
+	s.rec.Wrote(env.Now(), w, ok)
 	env.Send(from, appendWriteAck(nil, WriteAck{N: w.N, Accepted: ok}))
 }
 
