@@ -50,7 +50,11 @@ func (s *script) cmdProcess(a *args) error {
 		bad = "is not paused"
 	}
 	if bad != "" {
-		return fmt.Errorf("%s: %s %s", a.cmd, addrName(n), bad)
+		what := "replica"
+		if client >= 0 {
+			what = "client"
+		}
+		return fmt.Errorf("%s: %s %s %s", a.cmd, what, addrName(n), bad)
 	}
 	return s.apply(a.cmd, func() {
 		switch a.cmd {
