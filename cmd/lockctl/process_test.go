@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"paxlock/lockmgr"
 )
 
 // TestKilledHolderLockPassesOn runs real lockctl processes: one holds a
@@ -134,5 +137,49 @@ func TestHoldStopsCommandOnLostLease(t *testing.T) {
 	}
 	if code := <-done; code != 7 || !strings.Contains(errw.String(), "lease lost") {
 		t.Fatalf("exit %d, stderr %q: want the command's 7 and the lease loss said", code, errw.String())
+	}
+}
+
+// TestSignalClosesSession: SIGTERM (as Ctrl-C) ends a lockctl REPL with
+// its session closed: the lock it held is free at once, long before its
+// 10 s lease could have run out.
+func TestSignalClosesSession(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds lockctl and runs processes")
+	}
+	path, ports := writeConfig(t, 3)
+	startNodes(t, path, ports)
+	bin := filepath.Join(t.TempDir(), "lockctl")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-config", path)
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(pipe)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	fmt.Fprintln(in, "lock x")
+	if line := readLine(t, out); !strings.HasPrefix(line, "lock x: granted") {
+		t.Fatalf("lockctl printed %q", line)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 130 {
+		t.Fatalf("lockctl after SIGTERM: %v, want exit status 130", err)
+	}
+	if r := mustDo(t, newClient(t, path), lockmgr.OpTryLock, "x"); r.Status != lockmgr.Granted {
+		t.Fatalf("trylock x right after lockctl was stopped: %v, want granted (its session closed)", r)
 	}
 }

@@ -284,3 +284,38 @@ func TestCorruptDataDirRefused(t *testing.T) {
 	}
 	stillServes(t, g)
 }
+
+// TestForgedSessionRequest: a stranger who knows a session's number (the
+// lock table prints it) sends an unlock and a close in its name, with a
+// tag it could not make: every replica refuses them and counts them as
+// forged, and the holder keeps its lock.
+func TestForgedSessionRequest(t *testing.T) {
+	g := startGroup(t, testConfig(t, 3, nil))
+	holder := newTestClient(t, g.cfg)
+	if r := do(t, holder, lockmgr.OpLock, "f").Result; r.Status != lockmgr.Granted {
+		t.Fatalf("lock f: %v", r)
+	}
+	id := holder.ID()
+	s := stranger(t)
+	for _, op := range []lockmgr.Op{lockmgr.OpUnlock, lockmgr.OpClose} {
+		c := lockmgr.Command{Client: id, Seq: 99, Op: op}
+		if op.Named() {
+			c.Name = "f"
+		}
+		c.Key = lockmgr.Key{1, 2, 3} // not the tag: the stranger lacks the secret
+		for _, n := range g.nodes {
+			sendTo(t, s, n.Addr(), lockmgr.AppendRequest(nil, &lockmgr.Request{Command: c}))
+		}
+	}
+	for _, n := range g.nodes {
+		waitCounter(t, g, n.ID(), fmt.Sprintf("replica %d counts both forgeries", n.ID()), 2,
+			func(c lockmgr.Counters) uint64 { return c[lockmgr.Forged] })
+	}
+	other := newTestClient(t, g.cfg)
+	if r := do(t, other, lockmgr.OpTryLock, "f").Result; r.Status != lockmgr.Busy || r.Holder != id {
+		t.Fatalf("trylock f after the forgeries: %v, want busy (held by %v)", r, id)
+	}
+	if r := do(t, holder, lockmgr.OpUnlock, "f").Result; r.Status != lockmgr.Released {
+		t.Fatalf("the holder's own unlock: %v", r)
+	}
+}
