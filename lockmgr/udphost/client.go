@@ -18,10 +18,12 @@ import (
 )
 
 // Client is a lock-service client on UDP: a sans-IO lockmgr.Client driven
-// by a real clock over one socket. A goroutine of its own reads the socket
-// and ticks the session, so the lease is kept alive between operations as
-// well as during them; Do hands it one operation at a time and waits for
-// the answer. Do and NodeStatus may be called from one goroutine at a time.
+// by a real clock over one socket. During an operation the calling
+// goroutine reads the socket and ticks the session itself (no hand-off on
+// the hot path); between operations a timer wakes for the session's own
+// timers (keepalives, and noticing a lost lease), drains what arrived,
+// and sleeps again, so the lease lives between operations too. Do and
+// NodeStatus may be called from one goroutine at a time.
 type Client struct {
 	cfg      *Config
 	conn     *net.UDPConn
@@ -29,19 +31,17 @@ type Client struct {
 	replicas map[netip.AddrPort]paxos.ID
 	tick     time.Duration
 	lostFn   func(lockmgr.ClientID)
+	rbuf     []byte
 
-	mu         sync.Mutex // guards sess, waiter, heard and wbuf: the loop and Do share them
-	sess       *lockmgr.Client
-	waiter     chan lockmgr.Completion // the operation in flight's answer; nil: none
-	heard      bool                    // a reply to the operation in flight came
-	status     chan lockmgr.Reply      // NodeStatus's answer; nil: none asked
-	statusFrom paxos.ID                // the replica NodeStatus asked
-	wbuf       []byte
-	sent       func(frame []byte) // tests: sees every frame sent
-
-	stop chan struct{}
-	done chan struct{}
-	err  error // the socket error that stopped the loop
+	mu     sync.Mutex // guards everything below: the caller and the idle timer share it
+	sess   *lockmgr.Client
+	start  time.Time // tick 0
+	ticks  int64     // ticks run so far
+	busy   bool      // an operation owns the socket; the idle timer stays off it
+	idle   *time.Timer
+	closed bool
+	wbuf   []byte
+	sent   func(frame []byte) // tests: sees every frame sent
 }
 
 // ClientOptions configures NewClient.
@@ -79,11 +79,11 @@ func (e *NoAnswerError) Error() string {
 
 func (e *NoAnswerError) Unwrap() error { return e.Cause }
 
-// NewClient opens a client socket for the group cfg describes and starts
-// its goroutine. It opens no session yet: the first operation does.
+// NewClient opens a client socket for the group cfg describes. It opens
+// no session yet: the first operation does.
 func NewClient(cfg *Config, opt ClientOptions) (*Client, error) {
 	c := &Client{cfg: cfg, auth: newAuth(cfg.key), replicas: map[netip.AddrPort]paxos.ID{},
-		tick: cfg.Tick(), lostFn: opt.OnLeaseLost, stop: make(chan struct{}), done: make(chan struct{})}
+		tick: cfg.Tick(), lostFn: opt.OnLeaseLost, rbuf: make([]byte, readBufBytes)}
 	rng := opt.Rand
 	if rng == nil {
 		// The session secret comes from this source: seed it from the
@@ -117,7 +117,11 @@ func NewClient(cfg *Config, opt ClientOptions) (*Client, error) {
 	}
 	_ = conn.SetReadBuffer(socketBufBytes)
 	c.conn = conn
-	go c.loop()
+	c.start = time.Now() // real time, on purpose: see Do
+	c.idle = time.AfterFunc(time.Hour, c.onIdle)
+	c.mu.Lock()
+	c.armLocked()
+	c.mu.Unlock()
 	return c, nil
 }
 
@@ -151,19 +155,17 @@ func (c *Client) LeaseHeld() bool {
 // LocalAddr is the client socket's address.
 func (c *Client) LocalAddr() netip.AddrPort { return c.conn.LocalAddr().(*net.UDPAddr).AddrPort() }
 
-// Close stops the client's goroutine and releases the socket. It does not
-// end the session (see CloseSession): the group expires it after its
-// lease.
+// Close stops the idle timer and releases the socket. It does not end
+// the session (see CloseSession): the group expires it after its lease.
 func (c *Client) Close() error {
-	select {
-	case <-c.stop:
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
 		return nil
-	default:
 	}
-	close(c.stop)
-	err := c.conn.Close()
-	<-c.done
-	return err
+	c.closed = true
+	c.idle.Stop()
+	return c.conn.Close()
 }
 
 // OpenSession opens a session now, if none is open, rather than with the
@@ -208,49 +210,125 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 		// The group drops a request it cannot decode, so do not wait for it.
 		return lockmgr.Completion{}, fmt.Errorf("udphost: lock name of %d bytes: want 1 to %d", len(name), lockmgr.NameBytesMax)
 	}
-	ch := make(chan lockmgr.Completion, 1)
-	c.mu.Lock()
-	if _, err := c.sess.Start(op, name); err != nil {
-		c.mu.Unlock()
-		return lockmgr.Completion{}, fmt.Errorf("udphost: %w", err)
+	if err := c.acquire(); err != nil {
+		return lockmgr.Completion{}, err
 	}
-	c.waiter, c.heard = ch, false
+	defer c.release()
+	c.mu.Lock()
+	c.elapseLocked()
+	_, err := c.sess.Start(op, name)
 	c.flushLocked()
 	c.mu.Unlock()
-	// The wall clock on purpose: this is the real-network host (the
-	// simulator drives the same session from its virtual clock).
+	if err != nil {
+		return lockmgr.Completion{}, fmt.Errorf("udphost: %w", err)
+	}
+	// The wall clock on purpose: this is the real-network host, which
+	// turns real time into the sans-IO session's ticks (the simulator
+	// drives the same session from its virtual clock, in lockmgr/simhost).
 	start := time.Now()
-	select {
-	case comp := <-ch:
-		return comp, nil
-	case <-c.done:
-		c.abandon()
-		if c.err != nil {
-			return lockmgr.Completion{}, c.err
+	heard := false
+	for {
+		if err := ctx.Err(); err != nil {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			e := &NoAnswerError{Op: op, Name: name, Session: c.sess.Outstanding(), Waited: waited(ctx, start),
+				Heard: heard, Queued: c.sess.Queued(), Cause: err}
+			c.sess.Abandon()
+			return lockmgr.Completion{}, e
 		}
-		return lockmgr.Completion{}, errors.New("udphost: client closed")
-	case <-ctx.Done():
+		frame, _, ok, err := c.read(ctx, c.nextTimer())
+		if err != nil {
+			c.mu.Lock()
+			c.sess.Abandon()
+			c.mu.Unlock()
+			return lockmgr.Completion{}, err
+		}
 		c.mu.Lock()
-		defer c.mu.Unlock()
-		select {
-		case comp := <-ch: // answered just as the context ended
-			c.waiter = nil
-			return comp, nil
-		default:
+		c.elapseLocked()
+		var comp lockmgr.Completion
+		done := false
+		if ok {
+			heard = true
+			comp, done = c.sess.Receive(frame) // the session alone decodes it, and notes a Queued answer
+			c.flushLocked()
+			c.reportLost()
 		}
-		e := &NoAnswerError{Op: op, Name: name, Session: c.sess.Outstanding(), Waited: waited(ctx, start),
-			Heard: c.heard, Queued: c.sess.Queued(), Cause: ctx.Err()}
-		c.sess.Abandon()
-		c.waiter = nil
-		return lockmgr.Completion{}, e
+		c.mu.Unlock()
+		if done {
+			return comp, nil
+		}
 	}
 }
 
-func (c *Client) abandon() {
+// acquire gives the calling operation the socket, keeping the idle timer
+// off it until release.
+func (c *Client) acquire() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.sess.Abandon()
-	c.waiter = nil
+	if c.closed {
+		return errors.New("udphost: client closed")
+	}
+	c.busy = true
+	return nil
+}
+
+func (c *Client) release() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.busy = false
+	c.armLocked()
+}
+
+// nextTimer is when the session's next timer fires.
+func (c *Client) nextTimer() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.start.Add(time.Duration(c.ticks+int64(min(c.sess.TicksToTimer(), 1<<20))) * c.tick)
+}
+
+// armLocked sets the idle timer for the session's next timer.
+func (c *Client) armLocked() {
+	if c.closed || c.busy {
+		return
+	}
+	next := c.ticks + int64(min(c.sess.TicksToTimer(), 1<<20))
+	c.idle.Reset(time.Until(c.start.Add(time.Duration(next) * c.tick)))
+}
+
+// onIdle runs between operations when a session timer is due: it takes
+// what arrived (keepalive answers), ticks the session up to now (which
+// sends the keepalives due and notices a lost lease), and sleeps again.
+func (c *Client) onIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed || c.busy {
+		return
+	}
+	c.drainLocked()
+	c.elapseLocked()
+	c.armLocked()
+}
+
+// drainLocked hands the session every datagram already waiting, without
+// blocking.
+func (c *Client) drainLocked() {
+	if err := c.conn.SetReadDeadline(time.Now()); err != nil {
+		return
+	}
+	for {
+		k, src, err := c.conn.ReadFromUDPAddrPort(c.rbuf)
+		if err != nil {
+			return
+		}
+		if _, known := c.replicas[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())]; !known {
+			continue
+		}
+		if frame, ok := c.auth.open(c.rbuf[:k]); ok {
+			c.sess.Receive(frame)
+			c.flushLocked()
+			c.reportLost()
+		}
+	}
 }
 
 // waited is how long an operation that ran out of time waited: the
@@ -263,98 +341,42 @@ func waited(ctx context.Context, start time.Time) time.Duration {
 	return time.Since(start)
 }
 
-// loop is the client's goroutine: it reads the socket, with the next tick
-// as the read deadline, hands each reply to the session, ticks it on
-// time, and reports completions to Do and lost leases to OnLeaseLost.
-func (c *Client) loop() {
-	defer close(c.done)
-	rbuf := make([]byte, readBufBytes)
-	next := time.Now().Add(c.tick) // real time, on purpose: see Do
-	for {
-		if err := c.conn.SetReadDeadline(next); err != nil {
-			c.fail(err)
-			return
-		}
-		k, src, err := c.conn.ReadFromUDPAddrPort(rbuf)
-		switch {
-		case errors.Is(err, os.ErrDeadlineExceeded):
-		case err != nil:
-			c.fail(err)
-			return
-		default:
-			c.receive(rbuf[:k], src)
-		}
-		if now := time.Now(); !now.Before(next) {
-			next = c.elapse(now, next)
-		}
+// read waits for one authenticated packet from a replica until the given
+// time or ctx's deadline, whichever is first; ok is false on a timeout and
+// for packets from strangers or without a valid MAC.
+func (c *Client) read(ctx context.Context, until time.Time) (frame []byte, from paxos.ID, ok bool, err error) {
+	if d, has := ctx.Deadline(); has && d.Before(until) {
+		until = d
 	}
-}
-
-func (c *Client) fail(err error) {
-	select {
-	case <-c.stop: // closed on purpose
-	default:
-		c.err = fmt.Errorf("udphost: client: %w", err)
+	if err := c.conn.SetReadDeadline(until); err != nil {
+		return nil, 0, false, fmt.Errorf("udphost: client: %w", err)
 	}
-}
-
-// receive takes one datagram: an authenticated reply from a replica goes
-// to NodeStatus if it asked, else to the session.
-func (c *Client) receive(pkt []byte, src netip.AddrPort) {
+	k, src, err := c.conn.ReadFromUDPAddrPort(c.rbuf)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return nil, 0, false, nil
+	case err != nil:
+		return nil, 0, false, fmt.Errorf("udphost: client: %w", err)
+	}
 	from, known := c.replicas[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())]
 	if !known {
+		return nil, 0, false, nil
+	}
+	frame, ok = c.auth.open(c.rbuf[:k])
+	return frame, from, ok, nil
+}
+
+// elapseLocked ticks the session for every tick period that has passed.
+func (c *Client) elapseLocked() {
+	due := int64(time.Since(c.start) / c.tick) // real time, on purpose: see Do
+	if due <= c.ticks {
 		return
 	}
-	frame, ok := c.auth.open(pkt)
-	if !ok {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.status != nil && from == c.statusFrom {
-		if p, ok := statusReply(frame); ok {
-			select {
-			case c.status <- p:
-			default:
-			}
-			return
-		}
-	}
-	comp, done := c.sess.Receive(frame) // the session alone decodes it
-	if c.waiter != nil {
-		c.heard = true
+	for ; c.ticks < due; c.ticks++ {
+		c.sess.Tick()
 	}
 	c.flushLocked()
 	c.reportLost()
-	if done && c.waiter != nil {
-		c.waiter <- comp
-		c.waiter = nil
-	}
-}
-
-// statusReply decodes an OpStatus answer (Seq 0, Report).
-func statusReply(frame []byte) (lockmgr.Reply, bool) {
-	kind, body, err := paxos.ParseFrame(frame)
-	if err != nil || kind != lockmgr.KindReply {
-		return lockmgr.Reply{}, false
-	}
-	p, err := lockmgr.DecodeReply(body)
-	return p, err == nil && p.Status == lockmgr.Report && p.Seq == 0
-}
-
-// elapse ticks the session for every tick period that has passed.
-func (c *Client) elapse(now, next time.Time) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for i := 0; !now.Before(next); i++ {
-		if i < TickCatchupMax {
-			c.sess.Tick()
-		}
-		next = next.Add(c.tick)
-	}
-	c.flushLocked()
-	c.reportLost()
-	return next
 }
 
 // reportLost tells OnLeaseLost about a session whose lease ran out.
@@ -387,36 +409,60 @@ const statusResendEvery = 100 * time.Millisecond
 
 // NodeStatus asks replica id alone for its report: its lock table, the
 // leader it knows and its drop counters (named by lockmgr.CounterNames).
-// It needs no session and does not disturb the one there is.
+// It needs no session; other answers that arrive meanwhile go to the
+// session.
 func (c *Client) NodeStatus(ctx context.Context, id paxos.ID) (lockmgr.Reply, error) {
 	if _, ok := c.cfg.NodeAddr(id); !ok {
 		return lockmgr.Reply{}, fmt.Errorf("udphost: replica id %d is not in the config", id)
 	}
-	ch := make(chan lockmgr.Reply, 1)
-	c.mu.Lock()
-	c.status, c.statusFrom = ch, id
-	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		c.status = nil
-		c.mu.Unlock()
-	}()
+	if err := c.acquire(); err != nil {
+		return lockmgr.Reply{}, err
+	}
+	defer c.release()
 	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Op: lockmgr.OpStatus}})
 	start := time.Now() // real time, on purpose: see Do
-	resend := time.NewTicker(statusResendEvery)
-	defer resend.Stop()
+	resend := time.Time{}
 	for {
-		c.mu.Lock()
-		c.send(id, req)
-		c.mu.Unlock()
-		select {
-		case p := <-ch:
-			return p, nil
-		case <-resend.C:
-		case <-c.done:
-			return lockmgr.Reply{}, errors.New("udphost: client closed")
-		case <-ctx.Done():
-			return lockmgr.Reply{}, &NoAnswerError{Op: lockmgr.OpStatus, Waited: waited(ctx, start), Cause: ctx.Err()}
+		if err := ctx.Err(); err != nil {
+			return lockmgr.Reply{}, &NoAnswerError{Op: lockmgr.OpStatus, Waited: waited(ctx, start), Cause: err}
 		}
+		if now := time.Now(); !now.Before(resend) {
+			c.mu.Lock()
+			c.send(id, req)
+			c.mu.Unlock()
+			resend = now.Add(statusResendEvery)
+		}
+		until := c.nextTimer()
+		if resend.Before(until) {
+			until = resend
+		}
+		frame, from, ok, err := c.read(ctx, until)
+		if err != nil {
+			return lockmgr.Reply{}, err
+		}
+		c.mu.Lock()
+		c.elapseLocked()
+		if ok && from == id {
+			if p, isStatus := statusReply(frame); isStatus {
+				c.mu.Unlock()
+				return p, nil
+			}
+		}
+		if ok {
+			c.sess.Receive(frame)
+			c.flushLocked()
+			c.reportLost()
+		}
+		c.mu.Unlock()
 	}
+}
+
+// statusReply decodes an OpStatus answer (Seq 0, Report).
+func statusReply(frame []byte) (lockmgr.Reply, bool) {
+	kind, body, err := paxos.ParseFrame(frame)
+	if err != nil || kind != lockmgr.KindReply {
+		return lockmgr.Reply{}, false
+	}
+	p, err := lockmgr.DecodeReply(body)
+	return p, err == nil && p.Status == lockmgr.Report && p.Seq == 0
 }
