@@ -79,7 +79,8 @@ var ErrSessionOpen = errors.New("lockmgr: a session is open already")
 // timer: a keepalive to the leader every third of the lease, whether an
 // operation is outstanding or not. The lease is held until
 // lease·(1−drift) after the client sent the last keepalive the leader
-// acknowledged (or the open); after that the client reports it lost
+// acknowledged (or the open): other requests do not renew it. After that
+// the client reports it lost
 // (LeaseLost), drops the session (the group expires it) and opens a new
 // one for its next operation.
 type Client struct {
@@ -94,10 +95,10 @@ type Client struct {
 	// The session: id 0 while none is open.
 	id         ClientID
 	secret     Key
-	mac        *mac  // keyed with secret
-	leaseTicks int64 // the granted lease, in ticks
-	heldUntil  int64 // the lease is held before this tick
-	lost       bool  // the last session ended or its lease ran out, unreported
+	mac        *mac     // keyed with secret
+	leaseTicks int64    // the granted lease, in ticks
+	heldUntil  int64    // the lease is held before this tick
+	lost       ClientID // a session lost (expired, or its lease ran out), unreported; 0: none
 	open       *request
 	ka         keepalive
 }
@@ -150,13 +151,14 @@ func (c *Client) Busy() bool { return c.cur != nil }
 // asking and acting).
 func (c *Client) LeaseHeld() bool { return c.id != 0 && c.now < c.heldUntil }
 
-// LeaseLost reports, once, that the session the client had ended or its
-// lease ran out: whatever locks it held must be taken as lost.
-func (c *Client) LeaseLost() bool {
+// LeaseLost reports, once, a session the client lost: its lease ran out,
+// or the group answered that it had expired. Whatever locks it held must be
+// taken as gone. A session the client closed itself is not lost.
+func (c *Client) LeaseLost() (ClientID, bool) {
 	c.expireLease()
 	lost := c.lost
-	c.lost = false
-	return lost
+	c.lost = 0
+	return lost, lost != 0
 }
 
 // Start begins an operation (a Callable op, or OpOpen to open a session
@@ -258,12 +260,17 @@ func (c *Client) Outbox() []Packet {
 // expireLease drops the session once its lease ran out.
 func (c *Client) expireLease() {
 	if c.id != 0 && c.now >= c.heldUntil {
-		c.endSession()
+		c.endSession(true)
 	}
 }
 
-func (c *Client) endSession() {
-	c.id, c.lost = 0, true
+// endSession forgets the session; lost says it was lost rather than
+// closed by the client.
+func (c *Client) endSession(lost bool) {
+	if lost {
+		c.lost = c.id
+	}
+	c.id = 0
 	c.ka = keepalive{sentAt: -1}
 }
 
@@ -387,8 +394,11 @@ func (c *Client) Receive(pkt []byte) (Completion, bool) {
 		return Completion{}, false
 	}
 	c.cur = nil
-	if p.Status == SessionExpired && r.req.Client == c.id || r.req.Op == OpClose && p.Status == Ended {
-		c.endSession()
+	switch {
+	case p.Status == SessionExpired && r.req.Client == c.id:
+		c.endSession(r.req.Op != OpClose)
+	case r.req.Op == OpClose && p.Status == Ended && r.req.Client == c.id:
+		c.endSession(false)
 	}
 	return Completion{Seq: p.Seq, Op: r.req.Op, Name: r.req.Name, Session: r.req.Client, Locks: p.Locks,
 		Counters: p.Counters, Slot: p.Slot, SinceLeader: p.SinceLeader,
@@ -472,7 +482,7 @@ func (c *Client) keepaliveReply(p *Reply) {
 			c.sendKeepalive()
 		}
 	case SessionExpired:
-		c.endSession()
+		c.endSession(true)
 	}
 }
 

@@ -74,3 +74,93 @@ func opened(t *testing.T, c *Client, id ClientID) {
 	}
 	t.Fatal("no open request went out")
 }
+
+// TestClientLease: the client sends a keepalive every third of its lease,
+// holds the lease until lease·(1−drift) after it sent the last keepalive
+// the leader acknowledged, and reports the loss once, dropping the session.
+func TestClientLease(t *testing.T) {
+	cc := DefaultClientConfig(7, []paxos.ID{1, 2, 3})
+	cc.Rand = rand.New(rand.NewPCG(1, 2))
+	cc.DriftPermille = 100 // ticks are 1 ms; opened grants 10 000 ms: held 9 000 ticks
+	c, err := NewClient(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Start(OpOpen, ""); err != nil {
+		t.Fatal(err)
+	}
+	opened(t, c, 5)
+	if !c.LeaseHeld() || c.ID() != 5 {
+		t.Fatalf("after the open: held %v, session %v", c.LeaseHeld(), c.ID())
+	}
+	keepalives := func() []Request {
+		var qs []Request
+		for _, p := range c.Outbox() {
+			_, body, _ := paxos.ParseFrame(p.Data)
+			if q, err := DecodeRequest(body); err == nil && q.Op == OpKeepAlive {
+				qs = append(qs, q)
+			}
+		}
+		return qs
+	}
+	// A keepalive every 3 333 ticks.
+	ticks := 0
+	for ; len(keepalives()) == 0; ticks++ {
+		c.Tick()
+		if ticks > 4000 {
+			t.Fatal("no keepalive within 4000 ticks")
+		}
+	}
+	if ticks < 3000 || ticks > 3400 {
+		t.Fatalf("first keepalive after %d ticks, want a third of the 10 000-tick lease", ticks)
+	}
+	// No answer: it is resent to the next replica, and the lease runs out
+	// 9 000 ticks after the open was sent.
+	for c.LeaseHeld() {
+		c.Tick()
+		ticks++
+	}
+	if ticks < 8990 || ticks > 9010 {
+		t.Fatalf("lease lost after %d ticks, want 9 000 (10 000 less 10%% drift)", ticks)
+	}
+	if s, lost := c.LeaseLost(); !lost || s != 5 || c.ID() != 0 {
+		t.Fatalf("LeaseLost() = %v, %v after the lease ran out; want s5, true and the session dropped", s, lost)
+	}
+	if _, again := c.LeaseLost(); again {
+		t.Fatal("the loss is reported twice")
+	}
+}
+
+// TestClientKeepaliveRenews: an acknowledged keepalive renews the lease
+// from the moment it was sent.
+func TestClientKeepaliveRenews(t *testing.T) {
+	cc := DefaultClientConfig(7, []paxos.ID{1, 2, 3})
+	cc.Rand = rand.New(rand.NewPCG(1, 2))
+	cc.DriftPermille = 100
+	c, err := NewClient(cc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Start(OpOpen, "")
+	opened(t, c, 5)
+	sentAt := -1
+	for tick := 1; tick <= 20_000; tick++ {
+		c.Tick()
+		for _, p := range c.Outbox() {
+			_, body, _ := paxos.ParseFrame(p.Data)
+			q, err := DecodeRequest(body)
+			if err != nil || q.Op != OpKeepAlive {
+				continue
+			}
+			sentAt = tick
+			// The leader answers at once.
+			c.Receive(AppendReply(nil, &Reply{Client: q.Client, Seq: q.Seq, Status: Alive, Leader: 1}))
+		}
+		if !c.LeaseHeld() {
+			t.Fatalf("lease lost at tick %d though every keepalive was answered (last sent at %d)", tick, sentAt)
+		}
+	}
+	if sentAt < 0 {
+		t.Fatal("no keepalive in 20 s")
+	}
+}

@@ -19,7 +19,10 @@ import (
 // timestamps (it has none), and an OpExpire the old leader proposed that is
 // chosen after the OpLead carries the old ballot and is applied as Stale.
 // No session ends sooner than its lease after the last keepalive a leader
-// acknowledged, measured on that leader's clock.
+// acknowledged, measured on that leader's clock, as long as the leader that
+// acknowledged it still led: a deposed leader that does not know it yet
+// still answers keepalives, and clocks drift. Leases make a dead client's
+// locks come free; fencing tokens keep them safe.
 
 // leaseTimer is the leader's volatile lease state.
 type leaseTimer struct {
@@ -69,13 +72,17 @@ func (s *Server) syncLeases() {
 	}
 }
 
-// heard renews session id's lease now, if this replica times leases.
+// heard renews session id's lease now, if this replica times leases and
+// has not proposed the session's expiry: an expiry proposed is final (it
+// may be chosen already), so nothing renews the lease after it.
 func (s *Server) heard(id ClientID) {
 	if s.leases.ballot == (paxos.Ballot{}) {
 		return
 	}
 	if ref := s.leases.heard[id]; ref != nil {
-		ref.heard, ref.proposedAt = s.now, 0
+		if ref.proposedAt == 0 {
+			ref.heard = s.now
+		}
 		return
 	}
 	s.leases.heard[id] = &leaseRef{heard: s.now}
@@ -110,8 +117,15 @@ func (s *Server) sessionRequest(from Addr, q *Request) bool {
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Redirect, Leader: s.rep.Leader()})
 		return false
 	}
-	// A keepalive counts once: a copy replayed later renews nothing.
 	ref := s.leases.heard[q.Client]
+	if ref != nil && ref.proposedAt != 0 {
+		// Its expiry is on its way through the log: no answer, so the
+		// client does not take its lease for renewed; its resend will
+		// find the session gone.
+		return false
+	}
+	// A keepalive counts once with this leader: a copy replayed later
+	// renews nothing.
 	if ref == nil || q.Seq > ref.keepalive {
 		s.heard(q.Client)
 		s.leases.heard[q.Client].keepalive = q.Seq
@@ -121,6 +135,21 @@ func (s *Server) sessionRequest(from Addr, q *Request) bool {
 	}
 	s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Alive, Leader: s.rep.ID()})
 	return false
+}
+
+// leasesRestored follows a snapshot install: a replica timing leases
+// counts the sessions it did not know as heard now, so that they expire
+// in time like the others.
+func (s *Server) leasesRestored() {
+	s.syncLeases()
+	if s.leases.ballot == (paxos.Ballot{}) {
+		return
+	}
+	for _, si := range s.sm.Sessions() {
+		if s.leases.heard[si.ID] == nil {
+			s.heard(si.ID)
+		}
+	}
 }
 
 // leaseApplied follows an applied command into the lease timer.

@@ -369,6 +369,7 @@ func (s *Server) adopt(sm *StateMachine, slot uint64) {
 	if s.obs != nil {
 		s.obs.Restored(slot)
 	}
+	s.leasesRestored()
 }
 
 // tick advances time by one tick and forgets long-silent clients' return

@@ -74,8 +74,8 @@ func (c SMConfig) Lease(askMs uint64) uint64 {
 // and an OpExpire counts only if it carries the ballot of the latest OpLead
 // applied: an expiry a deposed leader proposed, chosen later, is applied as
 // Stale. (The leader starts timing at its own OpLead, counting every
-// session as heard then, so no lease ends sooner than its length after the
-// last keepalive a leader acknowledged.)
+// session as heard then; see leases.go for what that guarantees and what
+// it cannot.)
 //
 // At-most-once: per session, the latest Seq and its Result. A repeat of the
 // latest Seq gets the recorded answer (a waiting Lock's record turns from

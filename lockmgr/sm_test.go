@@ -38,7 +38,7 @@ type scenario struct {
 	steps  []step
 	status string     // FormatStatus at the end
 	known  []ClientID // clients whose latest record Lookup must find
-	gone   []ClientID // clients Lookup must not find (evicted or never seen)
+	gone   []ClientID // sessions that must not exist (ended or never opened)
 }
 
 var longName = strings.Repeat("x", NameBytesMax)

@@ -24,8 +24,8 @@ const (
 	// Invalid: a bad lock name (or op); no change.
 	Invalid Status = 6
 	// Stale: the state machine cannot say what happened to this request: its
-	// seq is older than the client's latest, or the client is unknown and the
-	// seq is not FirstSeq (its record may have been evicted). No change was
+	// seq is older than the session's latest (a late copy), or it is an
+	// OpLead or OpExpire of a ballot the log has moved past. No change was
 	// made now; an earlier copy may have taken effect, so a client that gets
 	// Stale for its current request must treat the outcome as unknown.
 	Stale Status = 7

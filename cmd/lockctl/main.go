@@ -238,15 +238,18 @@ func (r *repl) hold(name string, argv []string, lost <-chan lockmgr.ClientID, er
 	var waitErr error
 	select {
 	case waitErr = <-exited:
+		r.unlock(name)
 	case <-lost:
+		// The lock is gone with the session: nothing to unlock (an
+		// unlock now would only open a new session to hear NotHeld).
 		fmt.Fprintf(errw, "lockctl: hold %s: lease lost; stopping %s\n", name, argv[0])
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		waitErr = <-exited
 	case <-r.ctx.Done():
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		waitErr = <-exited
+		r.unlock(name)
 	}
-	r.unlock(name)
 	var ee *exec.ExitError
 	switch {
 	case errors.As(waitErr, &ee):

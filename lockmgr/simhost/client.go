@@ -21,7 +21,7 @@ type Op struct {
 // crashes: the same Client serves the whole run. It sleeps like Replica.
 type Client struct {
 	cfg        *Config
-	idx        int // 0-based; the session's client id is idx+1
+	idx        int // 0-based (it names the client; the group numbers its sessions)
 	rec        Recorder
 	cl         *lockmgr.Client
 	queue      []Op   // operations still to issue, in order

@@ -49,9 +49,12 @@ type ClientOptions struct {
 	// Rand drives the session's random choices (retry jitter, the open
 	// nonce and the session secret); nil seeds a ChaCha8 from crypto/rand.
 	Rand *mrand.Rand
-	// OnLeaseLost, if set, is called (on the client's own goroutine) with
-	// the session whenever a session's lease is lost or the session ended:
-	// its locks must be taken as gone.
+	// OnLeaseLost, if set, is called with the session whenever the client
+	// loses one (its lease ran out, or the group expired it; closing it
+	// is not losing it): its locks must be taken as gone. It runs with
+	// the client's lock held, from the operation's goroutine or the idle
+	// timer's: it must not call back into the Client (hand the news to a
+	// channel instead).
 	OnLeaseLost func(lockmgr.ClientID)
 }
 
@@ -214,6 +217,9 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 		return lockmgr.Completion{}, err
 	}
 	defer c.release()
+	// A cancelled context ends the wait at once, not at the next timer.
+	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
+	defer stop()
 	c.mu.Lock()
 	c.elapseLocked()
 	_, err := c.sess.Start(op, name)
@@ -265,8 +271,11 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 func (c *Client) acquire() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.closed {
+	switch {
+	case c.closed:
 		return errors.New("udphost: client closed")
+	case c.busy:
+		return fmt.Errorf("udphost: %w (Do and NodeStatus take one call at a time)", lockmgr.ErrOutstanding)
 	}
 	c.busy = true
 	return nil
@@ -379,10 +388,10 @@ func (c *Client) elapseLocked() {
 	c.reportLost()
 }
 
-// reportLost tells OnLeaseLost about a session whose lease ran out.
+// reportLost tells OnLeaseLost about a session the client lost.
 func (c *Client) reportLost() {
-	if c.sess.LeaseLost() && c.lostFn != nil {
-		c.lostFn(c.sess.ID())
+	if s, lost := c.sess.LeaseLost(); lost && c.lostFn != nil {
+		c.lostFn(s)
 	}
 }
 
