@@ -29,12 +29,15 @@
 // Each command prints one result line (with the fencing token of a grant),
 // then the lock table as the seed printed it: `Current Locks: {...}`. A
 // command that gets no answer within -timeout says so and the REPL goes
-// on; the exit status is 1 if any command failed, 2 on a usage error.
+// on, as does a line over 4096 bytes, refused. The exit status is 1 if any
+// command failed (for a command given on the command line, also a busy
+// trylock or an unlock of a lock not held), 2 on a usage error.
 package main
 
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -81,6 +84,64 @@ type repl struct {
 	out     io.Writer
 	timeout time.Duration // 0: wait forever
 	failed  bool
+	// oneShot: a command from the command line. Its exit status also
+	// says whether it did what it asked: a busy trylock or an unlock of a
+	// lock not held exits 1, so scripts can branch on it.
+	oneShot bool
+	json    bool // -json: one object per result (see jsonResult)
+}
+
+// jsonResult is what -json prints for each command, one object a line.
+// Fields that do not apply are left out.
+type jsonResult struct {
+	Op      string     `json:"op,omitempty"`
+	Lock    string     `json:"lock,omitempty"`
+	Status  string     `json:"status,omitempty"` // the group's answer: granted, busy, released, not-held, ...
+	Token   uint64     `json:"token,omitempty"`
+	Holder  string     `json:"holder,omitempty"`
+	Session string     `json:"session,omitempty"`
+	Error   string     `json:"error,omitempty"` // no final answer, or a refused command
+	Unknown bool       `json:"outcome_unknown,omitempty"`
+	Locks   []jsonLock `json:"locks,omitempty"`
+	Nodes   []jsonNode `json:"nodes,omitempty"`
+	Help    string     `json:"help,omitempty"`
+}
+
+type jsonLock struct {
+	Name    string   `json:"name"`
+	Holder  string   `json:"holder"`
+	Token   uint64   `json:"token"`
+	Waiters []string `json:"waiters,omitempty"`
+}
+
+type jsonNode struct {
+	ID       int               `json:"id"`
+	Addr     string            `json:"addr"`
+	Leader   int               `json:"leader"`
+	Held     int               `json:"locks_held"`
+	Counters map[string]uint64 `json:"counters,omitempty"`
+	Error    string            `json:"error,omitempty"`
+}
+
+// emit prints one -json object.
+func (r *repl) emit(v jsonResult) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"error":"lockctl: cannot encode a result"}`)
+	}
+	r.print(string(b) + "\n")
+}
+
+func jsonLocks(ls []lockmgr.LockStatus) []jsonLock {
+	out := make([]jsonLock, 0, len(ls))
+	for _, l := range ls {
+		j := jsonLock{Name: l.Name, Holder: l.Holder.String(), Token: l.Token}
+		for _, w := range l.Waiters {
+			j.Waiters = append(j.Waiters, w.String())
+		}
+		out = append(out, j)
+	}
+	return out
 }
 
 func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) int {
@@ -88,6 +149,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 	fs.SetOutput(errw)
 	configPath := fs.String("config", udphost.DefaultFile, "the group's configuration file")
 	timeout := fs.Duration("timeout", 5*time.Second, "give up on a command after this long (0: wait forever)")
+	jsonOut := fs.Bool("json", false, "print one JSON object per result instead of text")
 	fs.Usage = func() {
 		fmt.Fprintf(errw, "usage: lockctl [-config config.json] [-timeout 5s] [command] (else commands from standard input)\n"+
 			"       lockctl [-config config.json] [-timeout 0] hold NAME -- CMD [ARGS...]\n\n%s\n\nflags:\n", help)
@@ -113,7 +175,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		fmt.Fprintf(errw, "lockctl: %v\n", err)
 		return 2
 	}
-	r := &repl{cfg: cfg, ctx: ctx, out: out, timeout: *timeout}
+	r := &repl{cfg: cfg, ctx: ctx, out: out, timeout: *timeout, json: *jsonOut}
 	lost := make(chan lockmgr.ClientID, 1)
 	cl, err := udphost.NewClient(cfg, udphost.ClientOptions{OnLeaseLost: func(s lockmgr.ClientID) {
 		select {
@@ -133,12 +195,16 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 	}
 	go func() {
 		for s := range lost {
-			r.mu.Lock()
-			fmt.Fprintf(r.out, "lease of session %v lost: its locks are gone (the next command opens a new session)\n", s)
-			r.mu.Unlock()
+			msg := fmt.Sprintf("lease of session %v lost: its locks are gone (the next command opens a new session)", s)
+			if r.json {
+				r.emit(jsonResult{Session: s.String(), Error: msg})
+			} else {
+				r.print(msg + "\n")
+			}
 		}
 	}()
 	if fs.NArg() > 0 {
+		r.oneShot = true
 		r.command(strings.Join(fs.Args(), " "))
 		return r.exitCode()
 	}
@@ -155,14 +221,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 	}
 	lines := make(chan string)
 	readErr := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(in)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		readErr <- sc.Err()
-		close(lines)
-	}()
+	go readLines(in, lines, readErr)
 	for {
 		if interactive {
 			r.print("> ")
@@ -184,6 +243,53 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 			}
 		}
 	}
+}
+
+// lineBytesMax bounds a command line; a longer one is refused (the REPL
+// goes on), as no command needs more than a lock name.
+const lineBytesMax = 4096
+
+// tooLong stands for a line over lineBytesMax on the lines channel.
+const tooLong = "\x00too long"
+
+// readLines sends in's lines (without their ends) to lines, tooLong for
+// each overlong one (its rest skipped), then the read error and closes.
+func readLines(in io.Reader, lines chan<- string, readErr chan<- error) {
+	br := bufio.NewReader(in)
+	var err error
+	for {
+		var line []byte
+		long := false
+		for {
+			var part []byte
+			var more bool
+			part, more, err = br.ReadLine()
+			if len(line)+len(part) > lineBytesMax {
+				long = true
+			} else {
+				line = append(line, part...)
+			}
+			if !more || err != nil {
+				break
+			}
+		}
+		if err != nil && (len(line) == 0 && !long) {
+			break
+		}
+		if long {
+			lines <- tooLong
+		} else {
+			lines <- string(line)
+		}
+		if err != nil {
+			break
+		}
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	readErr <- err
+	close(lines)
 }
 
 // opCtx is the context of one command: -timeout, or none, and ended by a
@@ -286,6 +392,10 @@ func (r *repl) exitCode() int {
 
 // command runs one line and reports whether to go on.
 func (r *repl) command(line string) bool {
+	if line == tooLong {
+		r.fail("line too long (over %d bytes): refused", lineBytesMax)
+		return true
+	}
 	f := strings.Fields(line)
 	if len(f) == 0 || strings.HasPrefix(f[0], "#") {
 		return true
@@ -304,6 +414,8 @@ func (r *repl) command(line string) bool {
 		r.fail("usage: %s", cmd)
 	case cmd == "status":
 		r.status()
+	case cmd == "help" && r.json:
+		r.emit(jsonResult{Help: help})
 	case cmd == "help":
 		r.print(help + "\n")
 	case cmd == "exit" || cmd == "quit":
@@ -316,6 +428,10 @@ func (r *repl) command(line string) bool {
 
 func (r *repl) fail(format string, args ...any) {
 	r.failed = true
+	if r.json {
+		r.emit(jsonResult{Error: fmt.Sprintf(format, args...)})
+		return
+	}
 	r.print(fmt.Sprintf(format+"\n", args...))
 }
 
@@ -330,6 +446,13 @@ func (r *repl) lockCommand(op lockmgr.Op, name string) {
 	case errors.As(err, &na) && r.ctx.Err() != nil:
 		r.withdraw(name, err)
 		return // interrupted: the session closes next
+	case errors.As(err, &na) && r.json:
+		r.failed = true
+		if na.Op == lockmgr.OpLock && na.Session != 0 {
+			r.withdraw(name, err)
+		}
+		r.emit(jsonResult{Op: op.String(), Lock: name, Error: na.Error(), Unknown: true})
+		return
 	case errors.As(err, &na):
 		r.fail("%v %s: %v", op, name, na)
 		if na.Op == lockmgr.OpLock && na.Session != 0 {
@@ -343,21 +466,45 @@ func (r *repl) lockCommand(op lockmgr.Op, name string) {
 		r.fail("%v %s: %v", op, name, err)
 		return
 	default:
-		r.result(op, name, comp.Result)
+		r.result(op, name, comp)
 	}
-	r.table()
+	if !r.json {
+		r.table()
+	}
 }
 
-func (r *repl) result(op lockmgr.Op, name string, res lockmgr.Result) {
+func (r *repl) result(op lockmgr.Op, name string, comp lockmgr.Completion) {
+	res := comp.Result
+	if r.json {
+		j := jsonResult{Op: op.String(), Lock: name, Status: res.Status.String(), Session: comp.Session.String()}
+		switch res.Status {
+		case lockmgr.Granted:
+			j.Token = res.Token
+		case lockmgr.Busy:
+			j.Holder = res.Holder.String()
+		}
+		switch res.Status {
+		case lockmgr.Granted, lockmgr.Released:
+		case lockmgr.Busy, lockmgr.NotHeld:
+			r.failed = r.failed || r.oneShot
+		default:
+			r.failed = true
+			j.Unknown = res.Status == lockmgr.Stale || res.Status == lockmgr.SessionExpired
+		}
+		r.emit(j)
+		return
+	}
 	switch res.Status {
 	case lockmgr.Granted:
 		r.print(fmt.Sprintf("%v %s: granted (token %d)\n", op, name, res.Token))
 	case lockmgr.Busy:
 		r.print(fmt.Sprintf("%v %s: busy (held by %v)\n", op, name, res.Holder))
+		r.failed = r.failed || r.oneShot
 	case lockmgr.Released:
 		r.print(fmt.Sprintf("%v %s: released\n", op, name))
 	case lockmgr.NotHeld:
 		r.print(fmt.Sprintf("%v %s: not held by this session (%v)\n", op, name, r.cl.ID()))
+		r.failed = r.failed || r.oneShot
 	case lockmgr.Invalid:
 		r.fail("%v %s: invalid lock name (want 1 to %d bytes)", op, name, lockmgr.NameBytesMax)
 	case lockmgr.Stale:
@@ -384,6 +531,10 @@ func (r *repl) table() bool {
 
 // status prints the lock table, then each replica's view and counters.
 func (r *repl) status() {
+	if r.json {
+		r.jsonStatus()
+		return
+	}
 	reachable := r.table()
 	for _, id := range r.cfg.Peers() {
 		addr, _ := r.cfg.NodeAddr(id)
@@ -409,6 +560,42 @@ func (r *repl) status() {
 		}
 		r.print(b.String() + "\n")
 	}
+}
+
+// jsonStatus is status as one -json object.
+func (r *repl) jsonStatus() {
+	j := jsonResult{Op: "status"}
+	ctx, cancel := r.opCtx()
+	comp, err := r.cl.Do(ctx, lockmgr.OpStatus, "")
+	cancel()
+	if err != nil {
+		r.failed = true
+		j.Error = err.Error()
+	} else {
+		j.Locks = jsonLocks(comp.Locks)
+	}
+	for _, id := range r.cfg.Peers() {
+		addr, _ := r.cfg.NodeAddr(id)
+		n := jsonNode{ID: int(id), Addr: addr.String()}
+		d := nodeStatusTimeoutMax
+		if r.timeout > 0 {
+			d = min(r.timeout, d)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), d)
+		rep, err := r.cl.NodeStatus(ctx, id)
+		cancel()
+		if err != nil {
+			n.Error = err.Error()
+		} else {
+			n.Leader, n.Held = int(rep.Leader), len(rep.Locks)+int(rep.Truncated)
+			n.Counters = map[string]uint64{}
+			for i, v := range rep.Counters {
+				n.Counters[lockmgr.Counter(i).String()] = v
+			}
+		}
+		j.Nodes = append(j.Nodes, n)
+	}
+	r.emit(j)
 }
 
 func isTerminal(in io.Reader) bool {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -269,5 +270,66 @@ func TestHold(t *testing.T) {
 		if code := run(context.Background(), append([]string{"-config", path}, args...), strings.NewReader(""), &out, &errw); code != 2 {
 			t.Errorf("lockctl %v: exit %d, want 2 (usage)", args, code)
 		}
+	}
+}
+
+// TestLongLineAndOneShotStatus: an overlong line is refused and the REPL
+// goes on (the next command still runs); a one-shot busy trylock exits 1.
+func TestLongLineAndOneShotStatus(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	startNodes(t, path, ports)
+	var out, errw bytes.Buffer
+	script := "trylock " + strings.Repeat("x", 70_000) + "\ntrylock k\nexit\n"
+	code := run(context.Background(), []string{"-config", path}, strings.NewReader(script), &out, &errw)
+	if !strings.Contains(out.String(), "line too long (over 4096 bytes): refused\n") || !strings.Contains(out.String(), "trylock k: granted") {
+		t.Fatalf("output:\n%.300s\nwant the long line refused and the next command run", out.String())
+	}
+	if code != 1 || errw.Len() > 0 {
+		t.Fatalf("exit %d, stderr %q: want 1 (a command failed) and nothing", code, errw.String())
+	}
+	holder := newClient(t, path)
+	if r := mustDo(t, holder, lockmgr.OpLock, "b"); r.Status != lockmgr.Granted {
+		t.Fatalf("lock b: %v", r)
+	}
+	out.Reset()
+	if code := run(context.Background(), []string{"-config", path, "trylock", "b"}, strings.NewReader(""), &out, &errw); code != 1 {
+		t.Fatalf("one-shot busy trylock: exit %d, want 1\n%s", code, out.String())
+	}
+	if code := run(context.Background(), []string{"-config", path, "trylock", "free"}, strings.NewReader(""), &out, &errw); code != 0 {
+		t.Fatalf("one-shot granted trylock: exit %d, want 0\n%s", code, out.String())
+	}
+}
+
+// TestJSON: -json prints one object per result, which parses.
+func TestJSON(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	startNodes(t, path, ports)
+	var out, errw bytes.Buffer
+	code := run(context.Background(), []string{"-config", path, "-json"}, strings.NewReader("trylock a\nunlock b\nfrobnicate\nstatus\n"), &out, &errw)
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 || code != 1 {
+		t.Fatalf("exit %d, %d lines:\n%s\nwant 4 objects and exit 1 (the unknown command)", code, len(lines), out.String())
+	}
+	var got []map[string]any
+	for _, l := range lines {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		got = append(got, m)
+	}
+	if got[0]["op"] != "trylock" || got[0]["status"] != "granted" || got[0]["token"] != 1.0 || got[0]["session"] != "s1" {
+		t.Errorf("trylock: %v", got[0])
+	}
+	if got[1]["status"] != "not-held" {
+		t.Errorf("unlock: %v", got[1])
+	}
+	if !strings.Contains(fmt.Sprint(got[2]["error"]), "unknown command") {
+		t.Errorf("unknown command: %v", got[2])
+	}
+	locks, _ := got[3]["locks"].([]any)
+	nodes, _ := got[3]["nodes"].([]any)
+	if got[3]["op"] != "status" || len(locks) != 1 || len(nodes) != 3 {
+		t.Errorf("status: %v", got[3])
 	}
 }
