@@ -51,6 +51,9 @@ func run(ctx context.Context, args []string, out, errw io.Writer) int {
 		fmt.Fprintf(errw, "paxgroup: %v\n", err)
 		return 2
 	}
+	if !cfg.Keyed() {
+		fmt.Fprintf(errw, "paxgroup: warning: %s\n", udphost.UnkeyedWarning)
+	}
 	g := &launcher{opt: opt, cfg: cfg, out: out, errw: errw}
 	return g.run(ctx)
 }

@@ -82,6 +82,9 @@ func TestGroup(t *testing.T) {
 		cancel()
 		t.Fatalf("lock on the launched group: %v %v\nstdout:\n%s\nstderr:\n%s", comp.Result, err, out.String(), errw.String())
 	}
+	if !strings.Contains(errw.String(), "paxgroup: warning: the config has no key") {
+		t.Errorf("paxgroup did not warn about the unkeyed config:\n%s", errw.String())
+	}
 	// A quorum answers the lock; the third node may still be starting.
 	// Stop the group only once every node says it is listening, so that
 	// every node has a log to check below.

@@ -74,6 +74,9 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	if rec.TruncatedBytes > 0 {
 		log.Warn("cut off a torn tail left by a crash", "bytes", rec.TruncatedBytes)
 	}
+	if !cfg.Keyed() {
+		log.Warn(udphost.UnkeyedWarning)
+	}
 
 	watch(ctx, log, node, *logEvery)
 	if ctx.Err() != nil {

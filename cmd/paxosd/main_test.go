@@ -65,6 +65,10 @@ func TestCleanShutdown(t *testing.T) {
 	if c := <-code; c != 0 || !strings.Contains(errw.String(), "msg=stopped") {
 		t.Fatalf("exit %d:\n%s", c, errw.String())
 	}
+	// The test config has no key: the node says what that means.
+	if !strings.Contains(errw.String(), "level=WARN msg=\"the config has no key: any host that can reach these ports can join the group") {
+		t.Fatalf("no warning about the unkeyed config:\n%s", errw.String())
+	}
 	// The data directory was released: a second start succeeds.
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	cancel2()

@@ -266,6 +266,12 @@ func (c *Config) NodeAddr(id paxos.ID) (netip.AddrPort, bool) {
 // Keyed reports whether packets are authenticated.
 func (c *Config) Keyed() bool { return c.key != nil }
 
+// UnkeyedWarning is what a process starting a group without a key says:
+// the group then trusts the network.
+const UnkeyedWarning = "the config has no key: any host that can reach these ports can join the group " +
+	"and pose as a client (sessions' tags still bind requests to their sessions); " +
+	"set \"key\" (openssl rand -hex 32) outside a trusted network"
+
 // Tick is the length of one tick.
 func (c *Config) Tick() time.Duration {
 	if c.TickMs == 0 {
