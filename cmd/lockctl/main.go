@@ -52,6 +52,7 @@ import (
 
 	"paxlock/lockmgr"
 	"paxlock/lockmgr/udphost"
+	"paxlock/paxos"
 )
 
 func main() {
@@ -115,12 +116,13 @@ type jsonLock struct {
 }
 
 type jsonNode struct {
-	ID       int               `json:"id"`
-	Addr     string            `json:"addr"`
-	Leader   int               `json:"leader"`
-	Held     int               `json:"locks_held"`
-	Counters map[string]uint64 `json:"counters,omitempty"`
-	Error    string            `json:"error,omitempty"`
+	ID        int               `json:"id"`
+	Addr      string            `json:"addr"`
+	Leader    int               `json:"leader"`
+	Held      int               `json:"locks_held"`
+	Freshness string            `json:"freshness,omitempty"`
+	Counters  map[string]uint64 `json:"counters,omitempty"`
+	Error     string            `json:"error,omitempty"`
 }
 
 // emit prints one -json object.
@@ -554,11 +556,27 @@ func (r *repl) status() {
 		}
 		var b strings.Builder
 		held := len(rep.Locks) + int(rep.Truncated)
-		fmt.Fprintf(&b, "node %d %v: leader %d, %d lock%s held;", id, addr, rep.Leader, held, map[bool]string{true: "s"}[held != 1])
+		fmt.Fprintf(&b, "node %d %v: leader %d, %d lock%s held%s;", id, addr, rep.Leader, held, map[bool]string{true: "s"}[held != 1],
+			r.staleness(id, rep))
 		for i, v := range rep.Counters {
 			fmt.Fprintf(&b, " %v=%d", lockmgr.Counter(i), v)
 		}
 		r.print(b.String() + "\n")
+	}
+}
+
+// staleness says how fresh a node's table is: a node that has not heard
+// a leader within its election timeout may be cut off, its table behind.
+func (r *repl) staleness(id paxos.ID, rep lockmgr.Reply) string {
+	switch since := time.Duration(rep.SinceLeader) * r.cfg.Tick(); {
+	case rep.Leader == id:
+		return " (it leads)"
+	case rep.SinceLeader < 0 || rep.Leader == 0:
+		return " (its table may be stale: it knows no leader)"
+	case since > r.cfg.ElectionTimeout():
+		return fmt.Sprintf(" (its table may be stale: last heard its leader %v ago)", since)
+	default:
+		return fmt.Sprintf(" (heard its leader %v ago)", since)
 	}
 }
 
@@ -588,6 +606,7 @@ func (r *repl) jsonStatus() {
 			n.Error = err.Error()
 		} else {
 			n.Leader, n.Held = int(rep.Leader), len(rep.Locks)+int(rep.Truncated)
+			n.Freshness = strings.TrimSpace(strings.Trim(r.staleness(id, rep), " ()"))
 			n.Counters = map[string]uint64{}
 			for i, v := range rep.Counters {
 				n.Counters[lockmgr.Counter(i).String()] = v

@@ -103,7 +103,7 @@ Current Locks: {"2": sX (token 2), "3": sX (token 3)}
 		t.Fatalf("output:\n%s\nwant it to start with:\n%s", got, want)
 	}
 	for id := 1; id <= 3; id++ {
-		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held; bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0 forged=0$`, id))
+		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held \((it leads|heard its leader [0-9.]+[mµn]?s ago)\); bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0 forged=0$`, id))
 		if !line.MatchString(got) {
 			t.Errorf("status has no counters line for node %d:\n%s", id, got)
 		}
@@ -331,5 +331,24 @@ func TestJSON(t *testing.T) {
 	nodes, _ := got[3]["nodes"].([]any)
 	if got[3]["op"] != "status" || len(locks) != 1 || len(nodes) != 3 {
 		t.Errorf("status: %v", got[3])
+	}
+}
+
+// TestStatusMarksStaleTables: a node that has not heard a leader within
+// its election timeout is marked as possibly stale in status.
+func TestStatusMarksStaleTables(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	nodes := startNodes(t, path, ports)
+	if r := mustDo(t, newClient(t, path), lockmgr.OpLock, "a"); r.Status != lockmgr.Granted {
+		t.Fatalf("lock a: %v", r)
+	}
+	nodes[0].Close()
+	nodes[1].Close() // node 3 is left alone, without a quorum or a leader
+	time.Sleep(300 * time.Millisecond) // beyond the 50 ms election timeout; a lower bound, not a timing assertion
+	var out, errw bytes.Buffer
+	run(context.Background(), []string{"-config", path, "-timeout", "300ms", "status"}, strings.NewReader(""), &out, &errw)
+	line := regexp.MustCompile(`(?m)^node 3 .*$`).FindString(out.String())
+	if !strings.Contains(line, "its table may be stale") {
+		t.Fatalf("node 3's status line %q: want it marked as possibly stale\n%s", line, out.String())
 	}
 }

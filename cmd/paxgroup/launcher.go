@@ -22,6 +22,7 @@ type options struct {
 	data   string
 	paxosd string
 	grace  time.Duration
+	quiet  bool // the nodes do not print their lock tables
 }
 
 type launcher struct {
@@ -88,6 +89,9 @@ func (g *launcher) run(ctx context.Context) int {
 func (g *launcher) start(id paxos.ID, exited chan<- *child) (*child, error) {
 	dir := filepath.Join(g.opt.data, fmt.Sprintf("node%d", id))
 	args := []string{"-config", g.opt.config, "-id", fmt.Sprint(id), "-data", dir}
+	if g.opt.quiet {
+		args = append(args, "-quiet")
+	}
 	cmd := exec.Command(g.bin, args...)
 	w := &prefixWriter{g: g, prefix: fmt.Sprintf("[node%d] ", id)}
 	cmd.Stdout, cmd.Stderr = w, w

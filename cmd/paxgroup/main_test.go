@@ -82,6 +82,16 @@ func TestGroup(t *testing.T) {
 		cancel()
 		t.Fatalf("lock on the launched group: %v %v\nstdout:\n%s\nstderr:\n%s", comp.Result, err, out.String(), errw.String())
 	}
+	// Every node prints its table once the lock is applied there.
+	for i := 1; i <= 3; i++ {
+		want := fmt.Sprintf("[node%d] Current Locks: {\"g\": s1 (token 1)}", i)
+		for deadline := time.Now().Add(10 * time.Second); !strings.Contains(errw.String()+out.String(), want); {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %d never printed its table:\nstdout:\n%s\nstderr:\n%s", i, out.String(), errw.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	if !strings.Contains(errw.String(), "paxgroup: warning: the config has no key") {
 		t.Errorf("paxgroup did not warn about the unkeyed config:\n%s", errw.String())
 	}

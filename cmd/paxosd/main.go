@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"os"
 	"os/signal"
 	"syscall"
@@ -41,6 +42,7 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	id := fs.Uint("id", 0, "this replica's id in the configuration (required)")
 	dataDir := fs.String("data", "", "data directory for the durable log (default paxdata/nodeN)")
 	logEvery := fs.Duration("stats", 10*time.Second, "log counters this often when they change (0: never)")
+	quiet := fs.Bool("quiet", false, "do not print the lock table when it changes")
 	fs.Usage = func() {
 		fmt.Fprintf(errw, "usage: paxosd -config config.json -id N -data DIR\n\n")
 		fs.PrintDefaults()
@@ -62,7 +64,18 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	if *dataDir == "" {
 		*dataDir = fmt.Sprintf("paxdata/node%d", *id)
 	}
-	node, err := udphost.StartNode(udphost.NodeOptions{Config: cfg, ID: paxos.ID(*id), DataDir: *dataDir})
+	opts := udphost.NodeOptions{Config: cfg, ID: paxos.ID(*id), DataDir: *dataDir}
+	if !*quiet {
+		// The lock table, as the seed printed it, whenever it changes
+		// (rate-limited): one line of its own, like the seed's.
+		var mu sync.Mutex
+		opts.OnTable = func(table string) {
+			mu.Lock()
+			defer mu.Unlock()
+			fmt.Fprintln(errw, table)
+		}
+	}
+	node, err := udphost.StartNode(opts)
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		return 1

@@ -287,6 +287,12 @@ func (c *Config) heartbeatTicks() int {
 	return c.HeartbeatTicks
 }
 
+// ElectionTimeout is how long a follower waits to hear its leader before
+// it stands for election itself.
+func (c *Config) ElectionTimeout() time.Duration {
+	return time.Duration(c.electionTicks()) * c.Tick()
+}
+
 func (c *Config) electionTicks() int {
 	if c.ElectionTicks == 0 {
 		return paxos.DefaultConfig(0, nil).ElectionTicks

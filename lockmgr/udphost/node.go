@@ -46,7 +46,18 @@ type NodeOptions struct {
 	// Rand drives the replica's random choices (election backoff); nil
 	// seeds one at random. Determinism is the simulator's business.
 	Rand *rand.Rand
+	// OnTable, if set, gets the replica's lock table, as the seed printed
+	// it (`Current Locks: {...}`), whenever it changed: at most once per
+	// TableEvery, the latest state after a burst. It runs on the node's
+	// goroutine and must not call back into the Node.
+	OnTable func(table string)
 }
+
+// TableEvery rate-limits OnTable.
+const TableEvery = 200 * time.Millisecond
+
+// tableLocksMax caps the locks OnTable lists; the rest are counted.
+const tableLocksMax = 50
 
 // HostStats are what the host itself saw, beside the server's counters.
 type HostStats struct {
@@ -84,6 +95,8 @@ type Node struct {
 	addrs    *addrTable
 	recovery wal.Recovery
 	tick     time.Duration
+	onTable  func(string)
+	table    tableWatch
 	stats    HostStats
 	rd       []ipv4.Message // the read batch; its buffers are reused
 
@@ -138,7 +151,7 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	n := &Node{
 		id: opt.ID, addr: addr, conn: conn, log: log, recovery: rec, tick: cfg.Tick(),
 		bc: newBatchConn(conn, addr), auth: newAuth(cfg.key), addrs: newAddrTable(cfg, ClientsMax),
-		calls: make(chan func(), 1),
+		calls: make(chan func(), 1), onTable: opt.OnTable,
 		stop:  make(chan struct{}), exiting: make(chan struct{}), done: make(chan struct{}),
 	}
 	maxBytes := paxos.MaxPacketBytes
@@ -288,6 +301,9 @@ func (n *Node) run() {
 		n.node.Flush()
 		n.stats.Flushes++
 		n.tr.flush()
+		if n.onTable != nil {
+			n.table.watch(n.node.Server(), n.onTable)
+		}
 		if err := n.node.Err(); err != nil {
 			n.err = fmt.Errorf("udphost: replica %d stopped: %w", n.id, err)
 			return
@@ -466,4 +482,33 @@ func (t *transport) flush() {
 	clear(t.bufs)
 	t.bufs = t.bufs[:0]
 	t.slab = t.slab[:0] // nothing refers to the sent packets any more
+}
+
+// tableWatch notices changes of the lock table and hands it on,
+// rate-limited (see NodeOptions.OnTable).
+type tableWatch struct {
+	sm      *lockmgr.StateMachine
+	applied uint64
+	dirty   bool
+	last    string
+	at      time.Time
+}
+
+func (t *tableWatch) watch(srv *lockmgr.Server, fn func(string)) {
+	if sm := srv.StateMachine(); sm != t.sm || sm.Applied() != t.applied {
+		t.sm, t.applied, t.dirty = sm, sm.Applied(), true
+	}
+	if !t.dirty || time.Since(t.at) < TableEvery { // real time, on purpose: a rate limit for people
+		return
+	}
+	t.dirty = false
+	locks := t.sm.Status()
+	table := lockmgr.FormatStatus(locks[:min(len(locks), tableLocksMax)])
+	if len(locks) > tableLocksMax {
+		table += fmt.Sprintf(" and %d more locks", len(locks)-tableLocksMax)
+	}
+	if table != t.last {
+		t.last, t.at = table, time.Now()
+		fn(table)
+	}
 }
