@@ -343,7 +343,7 @@ func TestStatusMarksStaleTables(t *testing.T) {
 		t.Fatalf("lock a: %v", r)
 	}
 	nodes[0].Close()
-	nodes[1].Close() // node 3 is left alone, without a quorum or a leader
+	nodes[1].Close()                   // node 3 is left alone, without a quorum or a leader
 	time.Sleep(300 * time.Millisecond) // beyond the 50 ms election timeout; a lower bound, not a timing assertion
 	var out, errw bytes.Buffer
 	run(context.Background(), []string{"-config", path, "-timeout", "300ms", "status"}, strings.NewReader(""), &out, &errw)

@@ -16,9 +16,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"os"
 	"os/signal"
+	"sync"
 	"syscall"
 	"time"
 

@@ -152,7 +152,7 @@ func StartNode(opt NodeOptions) (*Node, error) {
 		id: opt.ID, addr: addr, conn: conn, log: log, recovery: rec, tick: cfg.Tick(),
 		bc: newBatchConn(conn, addr), auth: newAuth(cfg.key), addrs: newAddrTable(cfg, ClientsMax),
 		calls: make(chan func(), 1), onTable: opt.OnTable,
-		stop:  make(chan struct{}), exiting: make(chan struct{}), done: make(chan struct{}),
+		stop: make(chan struct{}), exiting: make(chan struct{}), done: make(chan struct{}),
 	}
 	maxBytes := paxos.MaxPacketBytes
 	if n.auth.mac != nil {
