@@ -23,7 +23,15 @@ type options struct {
 	paxosd string
 	grace  time.Duration
 	quiet  bool // the nodes do not print their lock tables
+	// restart: a node that exits is started again (after restartDelay).
+	restart bool
 }
+
+// startTimeout bounds how long a node may take to say it listens.
+const startTimeout = 15 * time.Second
+
+// restartDelay paces restarts of a node that keeps exiting.
+const restartDelay = time.Second
 
 type launcher struct {
 	opt  options
@@ -35,10 +43,13 @@ type launcher struct {
 }
 
 type child struct {
-	id   paxos.ID
-	cmd  *exec.Cmd
-	args []string
-	done chan struct{}
+	id        paxos.ID
+	cmd       *exec.Cmd
+	args      []string
+	dir       string
+	done      chan struct{}
+	listening chan struct{} // closed when the node logs that it listens
+	once      sync.Once
 }
 
 func (g *launcher) printf(w io.Writer, format string, args ...any) {
@@ -55,8 +66,8 @@ func (g *launcher) run(ctx context.Context) int {
 	}
 	g.bin = bin
 	g.printf(g.out, "paxgroup: %d nodes from %s, data under %s, binary %s\n", len(g.cfg.Nodes), g.opt.config, g.opt.data, bin)
-	var kids []*child
-	exited := make(chan *child, len(g.cfg.Nodes))
+	kids := map[paxos.ID]*child{}
+	exited := make(chan *child, 2*len(g.cfg.Nodes))
 	for _, id := range g.cfg.Peers() {
 		c, err := g.start(id, exited)
 		if err != nil {
@@ -64,16 +75,55 @@ func (g *launcher) run(ctx context.Context) int {
 			g.stopAll(kids)
 			return 1
 		}
-		kids = append(kids, c)
+		kids[id] = c
 	}
-	g.printf(g.out, "paxgroup: running; try `go run ./cmd/lockctl -config %s`; kill -9 a pid to crash a node; Ctrl-C stops the group\n", g.opt.config)
+	// A node counts as running once it says it listens; one that exits
+	// first failed to start (its own log says why), and the group is not
+	// left running short of it.
+	for _, id := range g.cfg.Peers() {
+		if !g.awaitListening(ctx, kids[id]) {
+			g.printf(g.errw, "paxgroup: node %d failed to start (%v): see its lines above; stopping the group\n", id, kids[id].cmd.ProcessState)
+			g.stopAll(kids)
+			return 1
+		}
+	}
+	how := "kill -9 a pid to crash a node"
+	if g.opt.restart {
+		how += " (paxgroup restarts it)"
+	}
+	g.printf(g.out, "paxgroup: running; try `go run ./cmd/lockctl -config %s`; %s; Ctrl-C stops the group\n", g.opt.config, how)
+	restartAt := time.NewTimer(time.Hour)
+	restartAt.Stop()
+	var due []paxos.ID
 	alive := len(kids)
-	for alive > 0 {
+	for alive > 0 || len(due) > 0 {
 		select {
 		case c := <-exited:
 			alive--
-			g.printf(g.out, "paxgroup: node %d exited (%v); restart it with: %s %s\n",
-				c.id, c.cmd.ProcessState, bin, shellJoin(c.args))
+			if !g.opt.restart {
+				g.printf(g.out, "paxgroup: node %d exited (%v); restart it with: %s %s (or run paxgroup -restart)\n",
+					c.id, c.cmd.ProcessState, bin, shellJoin(c.args))
+				continue
+			}
+			g.printf(g.out, "paxgroup: node %d exited (%v); restarting it in %v\n", c.id, c.cmd.ProcessState, restartDelay)
+			due = append(due, c.id)
+			restartAt.Reset(restartDelay)
+		case <-restartAt.C:
+			for _, id := range due {
+				c, err := g.start(id, exited)
+				if err != nil {
+					g.printf(g.errw, "paxgroup: node %d: %v\n", id, err)
+					continue
+				}
+				kids[id] = c
+				alive++
+				go func() {
+					if g.awaitListening(ctx, c) {
+						g.printf(g.out, "paxgroup: node %d restarted\n", c.id)
+					}
+				}()
+			}
+			due = due[:0]
 		case <-ctx.Done():
 			g.printf(g.out, "paxgroup: stopping %d nodes\n", alive)
 			g.stopAll(kids)
@@ -82,6 +132,23 @@ func (g *launcher) run(ctx context.Context) int {
 	}
 	g.printf(g.errw, "paxgroup: every node exited\n")
 	return 1
+}
+
+// awaitListening waits until c says it listens (true), or exits or takes
+// too long (false).
+func (g *launcher) awaitListening(ctx context.Context, c *child) bool {
+	select {
+	case <-c.listening:
+		addr, _ := g.cfg.NodeAddr(c.id)
+		g.printf(g.out, "node %d: pid %d, listening on %v, data %s\n", c.id, c.cmd.Process.Pid, addr, c.dir)
+		return true
+	case <-c.done:
+		return false
+	case <-time.After(startTimeout):
+		return false
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // start launches node id as a paxosd process in its own process group (so
@@ -93,15 +160,17 @@ func (g *launcher) start(id paxos.ID, exited chan<- *child) (*child, error) {
 		args = append(args, "-quiet")
 	}
 	cmd := exec.Command(g.bin, args...)
-	w := &prefixWriter{g: g, prefix: fmt.Sprintf("[node%d] ", id)}
+	c := &child{id: id, cmd: cmd, args: args, dir: dir, done: make(chan struct{}), listening: make(chan struct{})}
+	w := &prefixWriter{g: g, prefix: fmt.Sprintf("[node%d] ", id), onLine: func(line []byte) {
+		if bytes.Contains(line, []byte("msg=listening")) {
+			c.once.Do(func() { close(c.listening) })
+		}
+	}}
 	cmd.Stdout, cmd.Stderr = w, w
 	cmd.SysProcAttr = sysProcAttr()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", g.bin, err)
 	}
-	addr, _ := g.cfg.NodeAddr(id)
-	g.printf(g.out, "node %d: pid %d, listening on %v, data %s\n", id, cmd.Process.Pid, addr, dir)
-	c := &child{id: id, cmd: cmd, args: args, done: make(chan struct{})}
 	go func() {
 		cmd.Wait()
 		w.flush()
@@ -113,7 +182,7 @@ func (g *launcher) start(id paxos.ID, exited chan<- *child) (*child, error) {
 
 // stopAll sends SIGTERM to every node still running and SIGKILL to those
 // still running after the grace period.
-func (g *launcher) stopAll(kids []*child) {
+func (g *launcher) stopAll(kids map[paxos.ID]*child) {
 	for _, c := range kids {
 		c.cmd.Process.Signal(syscall.SIGTERM)
 	}
@@ -164,6 +233,7 @@ type prefixWriter struct {
 	g      *launcher
 	prefix string
 	buf    []byte
+	onLine func(line []byte)
 }
 
 func (w *prefixWriter) Write(p []byte) (int, error) {
@@ -174,6 +244,9 @@ func (w *prefixWriter) Write(p []byte) (int, error) {
 			break
 		}
 		w.g.printf(w.g.errw, "%s%s\n", w.prefix, w.buf[:i])
+		if w.onLine != nil {
+			w.onLine(w.buf[:i])
+		}
 		w.buf = w.buf[i+1:]
 	}
 	return len(p), nil

@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, out, errw io.Writer) int {
 	fs.StringVar(&opt.paxosd, "paxosd", "", "the paxosd binary (default: beside paxgroup, else built, else from PATH)")
 	fs.DurationVar(&opt.grace, "grace", 5*time.Second, "on shutdown, SIGKILL nodes still running after this long")
 	fs.BoolVar(&opt.quiet, "quiet", false, "the nodes do not print their lock tables as they change")
+	fs.BoolVar(&opt.restart, "restart", false, "start a node again when it exits (crashes)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}

@@ -10,11 +10,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"paxlock/lockmgr"
 	"paxlock/lockmgr/udphost"
+	"paxlock/paxos/wal"
 )
 
 // syncBuffer is a bytes.Buffer safe for the launcher's goroutines.
@@ -129,5 +131,89 @@ func TestGroup(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "data", fmt.Sprintf("node%d", i), "wal")); err != nil {
 			t.Errorf("node %d data: %v", i, err)
 		}
+	}
+}
+
+// newGroupFiles builds paxosd and writes a 3-node config on free ports.
+func newGroupFiles(t *testing.T) (bin, cfgPath, dir string) {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("needs the go command on PATH to build paxosd")
+	}
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "paxosd")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "paxlock/cmd/paxosd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	var nodes []string
+	for i := range 3 {
+		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		nodes = append(nodes, fmt.Sprintf(`{"id":%d,"addr":%q}`, i+1, c.LocalAddr().String()))
+		c.Close()
+	}
+	cfgPath = filepath.Join(dir, "config.json")
+	os.WriteFile(cfgPath, []byte(`{"nodes":[`+strings.Join(nodes, ",")+`]}`), 0o644)
+	return bin, cfgPath, dir
+}
+
+// waitFor waits until s's text holds want, failing after 20 s.
+func waitFor(t *testing.T, s *syncBuffer, want string) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(s.String(), want); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %q in:\n%s", want, s.String())
+		}
+	}
+}
+
+// TestNodeThatCannotStart: a node that exits before it listens (here its
+// data directory is held by another process) is reported as failed, not
+// as listening, and paxgroup stops the others and exits 1.
+func TestNodeThatCannotStart(t *testing.T) {
+	bin, cfgPath, dir := newGroupFiles(t)
+	data := filepath.Join(dir, "data")
+	held, _, _, err := wal.Open(filepath.Join(data, "node1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	var out, errw syncBuffer
+	code := run(context.Background(), []string{"-config", cfgPath, "-data", data, "-paxosd", bin, "-grace", "2s"}, &out, &errw)
+	if code != 1 || !strings.Contains(errw.String(), "paxgroup: node 1 failed to start") || strings.Contains(out.String(), "node 1: pid") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant node 1 reported failed, never listening, and exit 1", code, out.String(), errw.String())
+	}
+}
+
+// TestRestart: with -restart, a node killed with SIGKILL is started again.
+func TestRestart(t *testing.T) {
+	bin, cfgPath, dir := newGroupFiles(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var out, errw syncBuffer
+	code := make(chan int, 1)
+	go func() {
+		code <- run(ctx, []string{"-config", cfgPath, "-data", filepath.Join(dir, "data"), "-paxosd", bin, "-restart"}, &out, &errw)
+	}()
+	waitFor(t, &out, "paxgroup: running")
+	var pid int
+	for _, line := range strings.Split(out.String(), "\n") {
+		if _, err := fmt.Sscanf(line, "node 2: pid %d,", &pid); err == nil {
+			break
+		}
+	}
+	if pid == 0 {
+		t.Fatalf("no pid for node 2 in:\n%s", out.String())
+	}
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, &out, "paxgroup: node 2 restarted")
+	cancel()
+	if c := <-code; c != 0 {
+		t.Fatalf("exit %d:\n%s\n%s", c, out.String(), errw.String())
 	}
 }
