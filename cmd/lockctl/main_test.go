@@ -352,3 +352,34 @@ func TestStatusMarksStaleTables(t *testing.T) {
 		t.Fatalf("node 3's status line %q: want it marked as possibly stale\n%s", line, out.String())
 	}
 }
+
+// TestErrorsSayWhatIsWrong: with no quorum the replica left says it knows
+// no leader, and lockctl says so; with a key the group does not have,
+// nothing answers, and lockctl asks about the key as well.
+func TestErrorsSayWhatIsWrong(t *testing.T) {
+	path, ports := writeConfig(t, 3)
+	nodes := startNodes(t, path, ports)
+	nodes[0].Close()
+	nodes[1].Close()
+	time.Sleep(300 * time.Millisecond) // node 3 gives up on its leader (a lower bound, not a timing assertion)
+	var out, errw bytes.Buffer
+	run(context.Background(), []string{"-config", path, "-timeout", "500ms", "trylock", "x"}, strings.NewReader(""), &out, &errw)
+	if !strings.Contains(out.String(), "the replicas know no leader") {
+		t.Errorf("without a quorum: %q, want it to say the replicas know no leader", out.String())
+	}
+
+	keyed, kports := writeConfig(t, 1)
+	data, _ := os.ReadFile(keyed)
+	withKey := func(k string) []byte {
+		return []byte(strings.Replace(string(data), `{"nodes"`, `{"key":"`+strings.Repeat(k, 64)+`","nodes"`, 1))
+	}
+	os.WriteFile(keyed, withKey("a"), 0o644)
+	startNodes(t, keyed, kports)
+	wrong := filepath.Join(t.TempDir(), "config.json")
+	os.WriteFile(wrong, withKey("b"), 0o644)
+	out.Reset()
+	run(context.Background(), []string{"-config", wrong, "-timeout", "300ms", "trylock", "x"}, strings.NewReader(""), &out, &errw)
+	if !strings.Contains(out.String(), "is the config's key the group's?") {
+		t.Errorf("with a wrong key: %q, want it to ask about the key", out.String())
+	}
+}

@@ -65,13 +65,25 @@ type NoAnswerError struct {
 	Name    string
 	Session lockmgr.ClientID // the session it was sent in (0: none had opened)
 	Waited  time.Duration
-	Heard   bool  // some replica answered, just not finally (a redirect, a queue)
-	Queued  bool  // a replica said the Lock waits behind another holder
-	Cause   error // the context's error
+	Heard   bool // some replica answered, just not finally (a redirect, a queue)
+	Queued  bool // a replica said the Lock waits behind another holder
+	// NoLeader: replicas answered that they know no leader (no quorum
+	// can elect one, or an election is under way).
+	NoLeader bool
+	// Keyed: this client's config has a key. Replicas drop a request
+	// whose MAC fails without a word, so a wrong key looks like a group
+	// that is not running; the message says both.
+	Keyed bool
+	Cause error // the context's error
 }
 
 func (e *NoAnswerError) Error() string {
 	switch {
+	case !e.Heard && e.Keyed:
+		return fmt.Sprintf("no answer from the cluster within %v (is it running? see paxgroup; and is the config's key the group's? "+
+			"replicas drop packets with a wrong key without answering)", e.Waited.Round(time.Millisecond))
+	case e.NoLeader && !e.Queued:
+		return fmt.Sprintf("no final answer within %v: the replicas know no leader (no quorum up, or an election under way; outcome unknown)", e.Waited.Round(time.Millisecond))
 	case e.Queued:
 		return fmt.Sprintf("still queued behind another holder after %v; stopped waiting (outcome unknown)", e.Waited.Round(time.Millisecond))
 	case e.Heard:
@@ -232,13 +244,13 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 	// turns real time into the sans-IO session's ticks (the simulator
 	// drives the same session from its virtual clock, in lockmgr/simhost).
 	start := time.Now()
-	heard := false
+	heard, noLeader := false, false
 	for {
 		if err := ctx.Err(); err != nil {
 			c.mu.Lock()
 			defer c.mu.Unlock()
 			e := &NoAnswerError{Op: op, Name: name, Session: c.sess.Outstanding(), Waited: waited(ctx, start),
-				Heard: heard, Queued: c.sess.Queued(), Cause: err}
+				Heard: heard, Queued: c.sess.Queued(), NoLeader: noLeader, Keyed: c.cfg.Keyed(), Cause: err}
 			c.sess.Abandon()
 			return lockmgr.Completion{}, e
 		}
@@ -248,6 +260,11 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 			c.sess.Abandon()
 			c.mu.Unlock()
 			return lockmgr.Completion{}, err
+		}
+		if ok && !noLeader {
+			if p, isReply := reply(frame); isReply && p.Status == lockmgr.Redirect && p.Leader == 0 {
+				noLeader = true
+			}
 		}
 		c.mu.Lock()
 		c.elapseLocked()
@@ -352,7 +369,8 @@ func waited(ctx context.Context, start time.Time) time.Duration {
 
 // read waits for one authenticated packet from a replica until the given
 // time or ctx's deadline, whichever is first; ok is false on a timeout and
-// for packets from strangers or without a valid MAC.
+// for packets from strangers or without a valid MAC (from is then the
+// replica whose address it came from, 0 for a stranger or a timeout).
 func (c *Client) read(ctx context.Context, until time.Time) (frame []byte, from paxos.ID, ok bool, err error) {
 	if d, has := ctx.Deadline(); has && d.Before(until) {
 		until = d
@@ -468,10 +486,16 @@ func (c *Client) NodeStatus(ctx context.Context, id paxos.ID) (lockmgr.Reply, er
 
 // statusReply decodes an OpStatus answer (Seq 0, Report).
 func statusReply(frame []byte) (lockmgr.Reply, bool) {
+	p, ok := reply(frame)
+	return p, ok && p.Status == lockmgr.Report && p.Seq == 0
+}
+
+// reply decodes a reply frame.
+func reply(frame []byte) (lockmgr.Reply, bool) {
 	kind, body, err := paxos.ParseFrame(frame)
 	if err != nil || kind != lockmgr.KindReply {
 		return lockmgr.Reply{}, false
 	}
 	p, err := lockmgr.DecodeReply(body)
-	return p, err == nil && p.Status == lockmgr.Report && p.Seq == 0
+	return p, err == nil
 }
