@@ -37,7 +37,7 @@ func TestConfigErrors(t *testing.T) {
 		{"bad key", `{"nodes":[` + two + `],"key":"xyz"}`, "key: not hex"},
 		{"tick", `{"nodes":[` + two + `],"tick_ms":-1}`, "tick_ms: -1"},
 		{"slow tick", `{"nodes":[` + two + `],"tick_ms":5000}`, "tick_ms: 5000"},
-		{"timers", `{"nodes":[` + two + `],"heartbeat_ticks":60}`, "heartbeat_ticks: 60: want below election_ticks (50)"},
+		{"timers", `{"nodes":[` + two + `],"heartbeat_ticks":400,"election_ticks":300}`, "heartbeat_ticks: 400: want below election_ticks (300)"},
 		{"addr as number", `{"nodes":[{"id":1,"addr":7101}]}`, "nodes[0].addr: want a string, got JSON number"},
 		{"nodes as object", `{"nodes":{"id":1}}`, "nodes: want a list, got JSON object"},
 		{"array", `[]`, "(top level): want an object, got JSON array"},
