@@ -343,7 +343,7 @@ func TestStatusMarksStaleTables(t *testing.T) {
 		t.Fatalf("lock a: %v", r)
 	}
 	nodes[0].Close()
-	nodes[1].Close()                   // node 3 is left alone, without a quorum or a leader
+	nodes[1].Close()        // node 3 is left alone, without a quorum or a leader
 	time.Sleep(time.Second) // beyond the election timeout (300..600 ms); a lower bound, not a timing assertion
 	var out, errw bytes.Buffer
 	run(context.Background(), []string{"-config", path, "-timeout", "300ms", "status"}, strings.NewReader(""), &out, &errw)
