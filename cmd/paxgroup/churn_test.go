@@ -66,8 +66,14 @@ func TestLeaderChurn(t *testing.T) {
 	waitFor(t, &errw, "role=leader")
 	time.Sleep(time.Second)
 
-	// The busy machine: a sweep on every core, for the whole run.
-	load := exec.Command("go", "run", "paxlock/cmd/paxsim", "-seeds", "100000000", "-parallel", fmt.Sprint(runtime.NumCPU()))
+	// The busy machine: a sweep on every core, for the whole run. Built
+	// first and run directly, so that killing it kills the sweep (a
+	// `go run` would leave its child running).
+	sweep := filepath.Join(dir, "paxsim")
+	if msg, err := exec.Command("go", "build", "-o", sweep, "paxlock/cmd/paxsim").CombinedOutput(); err != nil {
+		t.Fatalf("go build paxsim: %v\n%s", err, msg)
+	}
+	load := exec.Command(sweep, "-seeds", "100000000", "-parallel", fmt.Sprint(runtime.NumCPU()))
 	if err := load.Start(); err != nil {
 		t.Fatal(err)
 	}
