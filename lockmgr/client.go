@@ -31,7 +31,7 @@ type ClientConfig struct {
 	TickNs int64
 	// DriftPermille bounds how much faster the leader's clock may run than
 	// the client's: the client counts its lease as lease·(1−drift) from
-	// the moment it sent the last request the leader acknowledged.
+	// the moment it sent the last keepalive the leader acknowledged.
 	DriftPermille int
 	// Rand draws retry jitter, the open nonce and the session's secret;
 	// a host outside a simulation seeds it from crypto/rand.
@@ -80,9 +80,8 @@ var ErrSessionOpen = errors.New("lockmgr: a session is open already")
 // operation is outstanding or not. The lease is held until
 // lease·(1−drift) after the client sent the last keepalive the leader
 // acknowledged (or the open): other requests do not renew it. After that
-// the client reports it lost
-// (LeaseLost), drops the session (the group expires it) and opens a new
-// one for its next operation.
+// the client reports it lost (LeaseLost), drops the session (the group
+// expires it) and opens a new one for its next operation.
 type Client struct {
 	cfg      ClientConfig
 	now      int64 // ticks
@@ -145,8 +144,8 @@ func (c *Client) ID() ClientID { return c.id }
 func (c *Client) Busy() bool { return c.cur != nil }
 
 // LeaseHeld reports whether the client holds a lease now: a session is open
-// and lease·(1−drift) has not passed since the last acknowledged request
-// was sent. Locks of the session are safe to use only while it holds (and
+// and lease·(1−drift) has not passed since the last acknowledged keepalive
+// (or the open) was sent. Locks of the session are safe to use only while it holds (and
 // even then only with their fencing token: a process may pause between
 // asking and acting).
 func (c *Client) LeaseHeld() bool { return c.id != 0 && c.now < c.heldUntil }
