@@ -57,6 +57,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// The first signal ends lockctl cleanly (its session closed); a second
+	// one kills it at once, as a signal normally would.
+	context.AfterFunc(ctx, stop)
 	code := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -83,6 +86,7 @@ type repl struct {
 	ctx     context.Context // ends on Ctrl-C or SIGTERM
 	mu      sync.Mutex      // one writer of out at a time: the lease watcher prints too
 	out     io.Writer
+	errw    io.Writer
 	timeout time.Duration // 0: wait forever
 	failed  bool
 	// oneShot: a command from the command line. Its exit status also
@@ -177,7 +181,7 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		fmt.Fprintf(errw, "lockctl: %v\n", err)
 		return 2
 	}
-	r := &repl{cfg: cfg, ctx: ctx, out: out, timeout: *timeout, json: *jsonOut}
+	r := &repl{cfg: cfg, ctx: ctx, out: out, errw: errw, timeout: *timeout, json: *jsonOut}
 	lost := make(chan lockmgr.ClientID, 1)
 	cl, err := udphost.NewClient(cfg, udphost.ClientOptions{OnLeaseLost: func(s lockmgr.ClientID) {
 		select {
@@ -208,6 +212,9 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 	if fs.NArg() > 0 {
 		r.oneShot = true
 		r.command(strings.Join(fs.Args(), " "))
+		if ctx.Err() != nil {
+			return 130
+		}
 		return r.exitCode()
 	}
 	interactive := isTerminal(in)
@@ -228,6 +235,10 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 		if interactive {
 			r.print("> ")
 		}
+		if ctx.Err() != nil {
+			r.print("\n")
+			return 130
+		}
 		select {
 		case <-ctx.Done():
 			r.print("\n")
@@ -239,6 +250,9 @@ func run(ctx context.Context, args []string, in io.Reader, out, errw io.Writer) 
 					return 1
 				}
 				return r.exitCode()
+			}
+			if ctx.Err() != nil {
+				return 130 // interrupted: the line is not run
 			}
 			if !r.command(line) {
 				return r.exitCode()
@@ -309,7 +323,7 @@ func (r *repl) closeSession() {
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
 	if err := r.cl.CloseSession(ctx); err != nil {
-		r.print(fmt.Sprintf("lockctl: could not close the session (the group expires it after its lease): %v\n", err))
+		fmt.Fprintf(r.errw, "lockctl: could not close the session (the group expires it after its lease): %v\n", err)
 	}
 }
 
@@ -351,11 +365,9 @@ func (r *repl) hold(name string, argv []string, lost <-chan lockmgr.ClientID, er
 		// The lock is gone with the session: nothing to unlock (an
 		// unlock now would only open a new session to hear NotHeld).
 		fmt.Fprintf(errw, "lockctl: hold %s: lease lost; stopping %s\n", name, argv[0])
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		waitErr = <-exited
+		waitErr = stopCommand(cmd, exited)
 	case <-r.ctx.Done():
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		waitErr = <-exited
+		waitErr = stopCommand(cmd, exited)
 		r.unlock(name)
 	}
 	var ee *exec.ExitError
@@ -367,6 +379,22 @@ func (r *repl) hold(name string, argv []string, lost <-chan lockmgr.ClientID, er
 		return 1
 	}
 	return 0
+}
+
+// holdGrace is how long a held command has after SIGTERM before SIGKILL.
+const holdGrace = 5 * time.Second
+
+// stopCommand stops a held command: SIGTERM, then SIGKILL if it is still
+// running after holdGrace.
+func stopCommand(cmd *exec.Cmd, exited <-chan error) error {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		return err
+	case <-time.After(holdGrace):
+		_ = cmd.Process.Kill()
+		return <-exited
+	}
 }
 
 func (r *repl) unlock(name string) {
@@ -446,6 +474,7 @@ func (r *repl) lockCommand(op lockmgr.Op, name string) {
 	var na *udphost.NoAnswerError
 	switch {
 	case errors.As(err, &na) && r.ctx.Err() != nil:
+		r.failed = true
 		r.withdraw(name, err)
 		return // interrupted: the session closes next
 	case errors.As(err, &na) && r.json:
@@ -518,14 +547,16 @@ func (r *repl) result(op lockmgr.Op, name string, comp lockmgr.Completion) {
 	}
 }
 
-// table prints the lock table as the seed did.
+// table prints the lock table as the seed did. It reports whether any
+// replica answered at all.
 func (r *repl) table() bool {
 	ctx, cancel := r.opCtx()
 	comp, err := r.cl.Do(ctx, lockmgr.OpStatus, "")
 	cancel()
 	if err != nil {
 		r.fail("Current Locks: unknown (status: %v)", err)
-		return false
+		var na *udphost.NoAnswerError
+		return errors.As(err, &na) && na.Heard
 	}
 	r.print(lockmgr.FormatStatus(comp.Locks) + "\n")
 	return true
@@ -545,9 +576,9 @@ func (r *repl) status() {
 			d = min(r.timeout, d)
 		}
 		if !reachable {
-			d = min(d, 100*time.Millisecond)
+			d = min(d, 100*time.Millisecond) // nothing answered at all: do not wait long for each
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), d)
+		ctx, cancel := context.WithTimeout(r.ctx, d)
 		rep, err := r.cl.NodeStatus(ctx, id)
 		cancel()
 		if err != nil {
@@ -599,7 +630,7 @@ func (r *repl) jsonStatus() {
 		if r.timeout > 0 {
 			d = min(r.timeout, d)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), d)
+		ctx, cancel := context.WithTimeout(r.ctx, d)
 		rep, err := r.cl.NodeStatus(ctx, id)
 		cancel()
 		if err != nil {

@@ -81,8 +81,14 @@ func (g *launcher) run(ctx context.Context) int {
 	// first failed to start (its own log says why), and the group is not
 	// left running short of it.
 	for _, id := range g.cfg.Peers() {
-		if !g.awaitListening(ctx, kids[id]) {
-			g.printf(g.errw, "paxgroup: node %d failed to start (%v): see its lines above; stopping the group\n", id, kids[id].cmd.ProcessState)
+		switch why := g.awaitListening(ctx, kids[id]); why {
+		case "":
+		case "stopped":
+			g.printf(g.out, "paxgroup: stopping %d nodes\n", len(kids))
+			g.stopAll(kids)
+			return 0
+		default:
+			g.printf(g.errw, "paxgroup: node %d failed to start (%s): see its lines above; stopping the group\n", id, why)
 			g.stopAll(kids)
 			return 1
 		}
@@ -118,7 +124,7 @@ func (g *launcher) run(ctx context.Context) int {
 				kids[id] = c
 				alive++
 				go func() {
-					if g.awaitListening(ctx, c) {
+					if g.awaitListening(ctx, c) == "" {
 						g.printf(g.out, "paxgroup: node %d restarted\n", c.id)
 					}
 				}()
@@ -134,20 +140,20 @@ func (g *launcher) run(ctx context.Context) int {
 	return 1
 }
 
-// awaitListening waits until c says it listens (true), or exits or takes
-// too long (false).
-func (g *launcher) awaitListening(ctx context.Context, c *child) bool {
+// awaitListening waits until c says it listens (""), or says why not:
+// how it exited, that it took too long, or "stopped" (ctx ended).
+func (g *launcher) awaitListening(ctx context.Context, c *child) string {
 	select {
 	case <-c.listening:
 		addr, _ := g.cfg.NodeAddr(c.id)
 		g.printf(g.out, "node %d: pid %d, listening on %v, data %s\n", c.id, c.cmd.Process.Pid, addr, c.dir)
-		return true
+		return ""
 	case <-c.done:
-		return false
+		return c.cmd.ProcessState.String() // read after Wait returned
 	case <-time.After(startTimeout):
-		return false
+		return fmt.Sprintf("not listening after %v", startTimeout)
 	case <-ctx.Done():
-		return false
+		return "stopped"
 	}
 }
 

@@ -1,12 +1,15 @@
 // Command paxgroup starts a whole local group, as the seed's main.py did:
 // every node of the configuration as its own paxosd process, so that any
-// one can be killed (kill -9 PID) and restarted by hand.
+// one can be killed (kill -9 PID) and restarted (by paxgroup with -restart,
+// else by hand).
 //
-//	paxgroup [-config config.json] [-data paxdata] [-paxosd PATH]
+//	paxgroup [-config config.json] [-data paxdata] [-paxosd PATH] [-restart] [-quiet] [-grace 5s]
 //
 // Node N keeps its log in DATA/nodeN. paxgroup prints each node's pid and
-// address, prefixes the nodes' log lines with [nodeN], says how to restart
-// a node that died, and on SIGINT or SIGTERM stops every node with SIGTERM
+// address once the node says it listens (one that fails to start stops the
+// group, exit 1), prefixes the nodes' log lines with [nodeN] (each node
+// prints its lock table as it changes, unless -quiet), restarts a node
+// that died (-restart) or says how, and on SIGINT or SIGTERM stops every node with SIGTERM
 // (SIGKILL after -grace). It finds paxosd beside its own executable, else
 // builds it with `go build` into DATA/bin (so `go run ./cmd/paxgroup` works
 // on a fresh clone), else takes it from PATH.

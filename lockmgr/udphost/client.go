@@ -229,6 +229,9 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 		return lockmgr.Completion{}, err
 	}
 	defer c.release()
+	if err := ctx.Err(); err != nil {
+		return lockmgr.Completion{}, &NoAnswerError{Op: op, Name: name, Keyed: c.cfg.Keyed(), Cause: err}
+	}
 	// A cancelled context ends the wait at once, not at the next timer.
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
 	defer stop()
@@ -377,6 +380,11 @@ func (c *Client) read(ctx context.Context, until time.Time) (frame []byte, from 
 	}
 	if err := c.conn.SetReadDeadline(until); err != nil {
 		return nil, 0, false, fmt.Errorf("udphost: client: %w", err)
+	}
+	if ctx.Err() != nil {
+		// Cancelled between the caller's check and the deadline just
+		// set, which replaced the one the cancellation set.
+		return nil, 0, false, nil
 	}
 	k, src, err := c.conn.ReadFromUDPAddrPort(c.rbuf)
 	switch {

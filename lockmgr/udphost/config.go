@@ -292,7 +292,11 @@ const (
 
 func (c *Config) heartbeatTicks() int {
 	if c.HeartbeatTicks == 0 {
-		return max(1, int(DefaultHeartbeat/c.Tick()))
+		hb := max(1, int(DefaultHeartbeat/c.Tick()))
+		if c.ElectionTicks > 0 && hb >= c.ElectionTicks {
+			hb = max(1, c.ElectionTicks/6) // only the election timeout was set, short
+		}
+		return hb
 	}
 	return c.HeartbeatTicks
 }
