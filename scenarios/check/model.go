@@ -184,10 +184,13 @@ func describeOperation(in Input, out Output) string {
 
 // partitionByName splits a history into one sub-history per lock name, in
 // order of first appearance (the map only indexes; it never orders
-// output). A session's end acts on every lock, so it goes into every
-// part.
+// output). A session's end acts on every lock the session could hold, so
+// it goes into the part of every lock the session has an operation on; in
+// any other part it could only be a no-op, legal anywhere, and a crowd of
+// those would only multiply the orders porcupine tries.
 func partitionByName(history []porcupine.Operation) [][]porcupine.Operation {
 	index := make(map[string]int)
+	touched := make(map[sessionLock]bool)
 	var parts [][]porcupine.Operation
 	for _, op := range history {
 		in := op.Input.(Input)
@@ -198,12 +201,15 @@ func partitionByName(history []porcupine.Operation) [][]porcupine.Operation {
 			index[in.Name] = len(parts)
 			parts = append(parts, nil)
 		}
+		touched[sessionLock{in.Client, index[in.Name]}] = true
 	}
 	for _, op := range history {
 		in := op.Input.(Input)
 		if endsSession(in.Op) {
 			for i := range parts {
-				parts[i] = append(parts[i], op)
+				if touched[sessionLock{in.Client, i}] {
+					parts[i] = append(parts[i], op)
+				}
 			}
 			continue
 		}
@@ -213,32 +219,43 @@ func partitionByName(history []porcupine.Operation) [][]porcupine.Operation {
 	return parts
 }
 
+// sessionLock is a session and a part (lock) it has an operation on.
+type sessionLock struct {
+	s    lockmgr.ClientID
+	part int
+}
+
 // partitionEventsByName is partitionByName for event histories: a return
 // event goes with its call, found by Id; a session's end, call and
-// return, goes into every part.
+// return, goes into the part of every lock the session has an operation
+// on.
 func partitionEventsByName(history []porcupine.Event) [][]porcupine.Event {
 	index := make(map[string]int)
+	touched := make(map[sessionLock]bool)
 	var parts [][]porcupine.Event
-	everywhere := make(map[int]bool)
+	ends := make(map[int]lockmgr.ClientID) // call id of a session's end -> the session
 	for _, ev := range history {
 		if ev.Kind != porcupine.CallEvent {
 			continue
 		}
 		in := ev.Value.(Input)
 		if endsSession(in.Op) {
-			everywhere[ev.Id] = true
+			ends[ev.Id] = in.Client
 			continue
 		}
 		if _, ok := index[in.Name]; !ok {
 			index[in.Name] = len(parts)
 			parts = append(parts, nil)
 		}
+		touched[sessionLock{in.Client, index[in.Name]}] = true
 	}
 	partOfID := make(map[int]int)
 	for _, ev := range history {
-		if everywhere[ev.Id] {
+		if s, ok := ends[ev.Id]; ok {
 			for i := range parts {
-				parts[i] = append(parts[i], ev)
+				if touched[sessionLock{s, i}] {
+					parts[i] = append(parts[i], ev)
+				}
 			}
 			continue
 		}

@@ -318,3 +318,28 @@ func TestModelSessionEnds(t *testing.T) {
 		}
 	}
 }
+
+// TestSessionEndsGoWhereTheSessionWent: a session's end goes into the part
+// of each lock the session has an operation on, and no other; where it
+// does go, it still frees the lock.
+func TestSessionEndsGoWhereTheSessionWent(t *testing.T) {
+	ended := outOf(lockmgr.Ended)
+	h := history(
+		hop{1, lockmgr.OpLock, "a", grantOut(1), 0, 1},
+		hop{2, lockmgr.OpLock, "b", grantOut(2), 0, 1},
+		hop{1, opExpire, "", ended, 2, 3},
+		hop{3, opExpire, "", ended, 2, 3},
+		hop{4, lockmgr.OpLock, "a", grantOut(3), 4, 5},
+	)
+	parts := partitionByName(h)
+	if len(parts) != 2 || len(parts[0]) != 3 || len(parts[1]) != 1 {
+		t.Fatalf("parts of sizes %d: want a's with s1's expiry (3 ops) and b's alone (1)", len(parts))
+	}
+	if !porcupine.CheckOperations(Model(), h) {
+		t.Fatal("s1's expiry freed a for s4: should be linearizable")
+	}
+	h[2].Input = Input{Client: 3, Op: opExpire} // s3's expiry instead: a never comes free
+	if porcupine.CheckOperations(Model(), h) {
+		t.Fatal("a granted to s4 with s1 still holding it: accepted")
+	}
+}
