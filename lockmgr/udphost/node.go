@@ -137,6 +137,15 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	known, err := checkIdentity(opt.DataDir, cfg, opt.ID, len(recs))
+	if err == nil && !known && len(recs) > 0 {
+		// A data directory from before identities: record it now.
+		err, known = writeIdentity(opt.DataDir, cfg, opt.ID), true
+	}
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
 	conn, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(addr))
 	if err != nil {
 		log.Close()
@@ -168,7 +177,11 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	// NewNode may already send (a restarted replica resumes its timers),
 	// so the socket is bound first; the owner starts after, and from
 	// then on only the owner touches n.node.
-	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, &storage{log: log, tr: n.tr}, n.tr, nil)
+	st := &storage{log: log, tr: n.tr}
+	if !known {
+		st.identify = func() error { return writeIdentity(opt.DataDir, cfg, opt.ID) }
+	}
+	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, st, n.tr, nil)
 	n.tr.flush()
 	if err != nil {
 		conn.Close()
@@ -397,18 +410,39 @@ func (n *Node) teardown() {
 type storage struct {
 	log *wal.Log
 	tr  *transport
+	// identify records the data directory's identity after the log's
+	// first durable write (see IdentityFile); nil once done.
+	identify func() error
 }
 
 func (s *storage) Append(recs []paxos.Record) error { return s.log.Append(recs) }
 
 func (s *storage) Rewrite(recs []paxos.Record) error {
 	s.tr.flush()
-	return s.log.Rewrite(recs)
+	if err := s.log.Rewrite(recs); err != nil {
+		return err
+	}
+	return s.identified()
 }
 
 func (s *storage) Sync() error {
 	s.tr.flush()
-	return s.log.Sync()
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	return s.identified()
+}
+
+// identified writes the identity once the log holds something durable.
+func (s *storage) identified() error {
+	if s.identify == nil {
+		return nil
+	}
+	if err := s.identify(); err != nil {
+		return err
+	}
+	s.identify = nil
+	return nil
 }
 
 // transport queues the node's packets and sends them many per system
