@@ -266,13 +266,6 @@ func (m *mac) tag(c Command) Key {
 // Sign sets the command's Key to its tag under secret.
 func (c *Command) Sign(secret Key) { c.Key = c.Tag(secret) }
 
-// TagValid reports whether the command's Key is its tag under secret, in
-// constant time.
-func (c Command) TagValid(secret Key) bool {
-	t := c.Tag(secret)
-	return hmac.Equal(t[:], c.Key[:])
-}
-
 // ErrBadCommand is wrapped by every DecodeCommand error.
 var ErrBadCommand = errors.New("lockmgr: bad command encoding")
 

@@ -55,13 +55,11 @@ func (sess *session) unhold(name string) {
 	sess.held = slices.Delete(sess.held, i, i+1)
 }
 
-// SessionInfo describes a live session, for a leader timing leases and for
-// inspection (the secret is not in it).
+// SessionInfo describes a live session, for a leader timing leases (the
+// secret is not in it).
 type SessionInfo struct {
 	ID      ClientID
 	LeaseMs uint64
-	Held    int  // locks held
-	Waiting bool // a Lock of it is queued
 }
 
 // Sessions lists the live sessions in id order.
@@ -83,9 +81,6 @@ func (s *StateMachine) Session(id ClientID) (SessionInfo, bool) {
 	return s.info(sess), true
 }
 
-// SessionCount is the number of live sessions.
-func (s *StateMachine) SessionCount() int { return len(s.sessions) }
-
 // LastSession is the id of the latest session opened: every id up to it
 // was handed out once, so one of them that is not live has ended for good.
 func (s *StateMachine) LastSession() ClientID { return s.lastSession }
@@ -99,7 +94,7 @@ func (s *StateMachine) Authentic(c Command) bool {
 }
 
 func (s *StateMachine) info(sess *session) SessionInfo {
-	return SessionInfo{ID: sess.id, LeaseMs: sess.leaseMs, Held: len(sess.held), Waiting: sess.result.Status == Queued}
+	return SessionInfo{ID: sess.id, LeaseMs: sess.leaseMs}
 }
 
 // sessionIDs lists the session ids in order (see lockNames).

@@ -32,14 +32,10 @@ func TestLeaderChurn(t *testing.T) {
 		t.Skip("set -churn D to run it (it takes D)")
 	}
 	bin, cfgPath, dir := newGroupFiles(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	g := launch(t, bin, cfgPath, dir, "-quiet")
+	out, errw, cancel, code := &g.out, &g.errw, g.cancel, g.code
 	defer cancel()
-	var out, errw syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"-config", cfgPath, "-data", filepath.Join(dir, "data"), "-paxosd", bin, "-quiet"}, &out, &errw)
-	}()
-	waitFor(t, &out, "paxgroup: running")
+	waitFor(t, out, "paxgroup: running")
 	cfg, err := udphost.LoadConfig(cfgPath)
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +59,7 @@ func TestLeaderChurn(t *testing.T) {
 	}
 	// The nodes log role changes when they poll their state: let the
 	// first leader's line come before counting.
-	waitFor(t, &errw, "role=leader")
+	waitFor(t, errw, "role=leader")
 	time.Sleep(time.Second)
 
 	// The busy machine: a sweep on every core, for the whole run. Built

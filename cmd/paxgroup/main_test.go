@@ -40,33 +40,10 @@ func (s *syncBuffer) String() string {
 // TestGroup starts a 3-node group of paxosd processes, uses it, and stops
 // it as SIGINT would.
 func TestGroup(t *testing.T) {
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("needs the go command on PATH to build paxosd")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "paxosd")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "paxlock/cmd/paxosd").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	var nodes []string
-	for i := range 3 {
-		c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		nodes = append(nodes, fmt.Sprintf(`{"id":%d,"addr":%q}`, i+1, c.LocalAddr().String()))
-		c.Close()
-	}
-	cfgPath := filepath.Join(dir, "config.json")
-	os.WriteFile(cfgPath, []byte(`{"nodes":[`+strings.Join(nodes, ",")+`]}`), 0o644)
+	bin, cfgPath, dir := newGroupFiles(t)
 
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errw syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"-config", cfgPath, "-data", filepath.Join(dir, "data"), "-paxosd", bin}, &out, &errw)
-	}()
+	g := launch(t, bin, cfgPath, dir)
+	out, errw, cancel, code := &g.out, &g.errw, g.cancel, g.code
 
 	cfg, err := udphost.LoadConfig(cfgPath)
 	if err != nil {
@@ -191,14 +168,10 @@ func TestNodeThatCannotStart(t *testing.T) {
 // TestRestart: with -restart, a node killed with SIGKILL is started again.
 func TestRestart(t *testing.T) {
 	bin, cfgPath, dir := newGroupFiles(t)
-	ctx, cancel := context.WithCancel(context.Background())
+	g := launch(t, bin, cfgPath, dir, "-restart")
+	out, errw, cancel, code := &g.out, &g.errw, g.cancel, g.code
 	defer cancel()
-	var out, errw syncBuffer
-	code := make(chan int, 1)
-	go func() {
-		code <- run(ctx, []string{"-config", cfgPath, "-data", filepath.Join(dir, "data"), "-paxosd", bin, "-restart"}, &out, &errw)
-	}()
-	waitFor(t, &out, "paxgroup: running")
+	waitFor(t, out, "paxgroup: running")
 	var pid int
 	for _, line := range strings.Split(out.String(), "\n") {
 		if _, err := fmt.Sscanf(line, "node 2: pid %d,", &pid); err == nil {
@@ -211,9 +184,27 @@ func TestRestart(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, &out, "paxgroup: node 2 restarted")
+	waitFor(t, out, "paxgroup: node 2 restarted")
 	cancel()
 	if c := <-code; c != 0 {
 		t.Fatalf("exit %d:\n%s\n%s", c, out.String(), errw.String())
 	}
+}
+
+// launched is a paxgroup run in the background.
+type launched struct {
+	out, errw syncBuffer
+	cancel    context.CancelFunc
+	code      chan int // its exit status, once it returns
+}
+
+// launch runs paxgroup over newGroupFiles' files, with extra flags.
+func launch(t *testing.T, bin, cfgPath, dir string, extra ...string) *launched {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	g := &launched{cancel: cancel, code: make(chan int, 1)}
+	args := append([]string{"-config", cfgPath, "-data", filepath.Join(dir, "data"), "-paxosd", bin}, extra...)
+	go func() { g.code <- run(ctx, args, &g.out, &g.errw) }()
+	return g
 }

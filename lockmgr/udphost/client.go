@@ -232,7 +232,8 @@ func (c *Client) Do(ctx context.Context, op lockmgr.Op, name string) (lockmgr.Co
 	if err := ctx.Err(); err != nil {
 		return lockmgr.Completion{}, &NoAnswerError{Op: op, Name: name, Keyed: c.cfg.Keyed(), Cause: err}
 	}
-	// A cancelled context ends the wait at once, not at the next timer.
+	// A cancelled context ends the wait at once, not at the next timer:
+	// a read deadline of now (real time on purpose: a socket deadline).
 	stop := context.AfterFunc(ctx, func() { _ = c.conn.SetReadDeadline(time.Now()) })
 	defer stop()
 	c.mu.Lock()
@@ -341,6 +342,7 @@ func (c *Client) onIdle() {
 // drainLocked hands the session every datagram already waiting, without
 // blocking.
 func (c *Client) drainLocked() {
+	// A deadline of now (real time on purpose): read only what is there.
 	if err := c.conn.SetReadDeadline(time.Now()); err != nil {
 		return
 	}
@@ -461,7 +463,7 @@ func (c *Client) NodeStatus(ctx context.Context, id paxos.ID) (lockmgr.Reply, er
 		if err := ctx.Err(); err != nil {
 			return lockmgr.Reply{}, &NoAnswerError{Op: lockmgr.OpStatus, Waited: waited(ctx, start), Cause: err}
 		}
-		if now := time.Now(); !now.Before(resend) {
+		if now := time.Now(); !now.Before(resend) { // real time, on purpose: see Do
 			c.mu.Lock()
 			c.send(id, req)
 			c.mu.Unlock()

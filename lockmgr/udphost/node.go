@@ -542,7 +542,7 @@ func (t *tableWatch) watch(srv *lockmgr.Server, fn func(string)) {
 		table += fmt.Sprintf(" and %d more locks", len(locks)-tableLocksMax)
 	}
 	if table != t.last {
-		t.last, t.at = table, time.Now()
+		t.last, t.at = table, time.Now() // real time, on purpose: a rate limit for people
 		fn(table)
 	}
 }

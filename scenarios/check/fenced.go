@@ -15,7 +15,6 @@ import (
 type Fenced struct {
 	last   map[string]written            // per resource: the latest accepted write
 	grants map[grantKey]lockmgr.ClientID // (lock, token) -> the session granted it
-	writes int
 	err    *Failure
 }
 
@@ -38,9 +37,6 @@ func NewFenced() *Fenced {
 // Err is the first failure found, or nil.
 func (f *Fenced) Err() *Failure { return f.err }
 
-// Writes is how many writes the resource accepted.
-func (f *Fenced) Writes() int { return f.writes }
-
 // Applied: a replica applied c with result r, granting grants.
 func (f *Fenced) Applied(c lockmgr.Command, r lockmgr.Result, grants []lockmgr.Grant) {
 	if (c.Op == lockmgr.OpLock || c.Op == lockmgr.OpTryLock) && r.Status == lockmgr.Granted {
@@ -53,7 +49,6 @@ func (f *Fenced) Applied(c lockmgr.Command, r lockmgr.Result, grants []lockmgr.G
 
 // Wrote: the resource accepted a write at now.
 func (f *Fenced) Wrote(now int64, resource string, s lockmgr.ClientID, token uint64, fenced bool) {
-	f.writes++
 	if f.err != nil {
 		return
 	}
