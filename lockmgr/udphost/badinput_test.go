@@ -296,6 +296,18 @@ func TestForgedSessionRequest(t *testing.T) {
 		t.Fatalf("lock f: %v", r)
 	}
 	id := holder.ID()
+	// The stranger reads the session's number off a lock table: wait
+	// until every replica's table shows it, so each knows the session
+	// (a replica that has not applied the open yet leaves the judgement
+	// to the log, and counts nothing).
+	for _, n := range g.nodes {
+		eventually(t, fmt.Sprintf("replica %d shows f held", n.ID()), 5*time.Second, func() bool {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			defer cancel()
+			rep, err := holder.NodeStatus(ctx, n.ID())
+			return err == nil && len(rep.Locks) == 1 && rep.Locks[0].Holder == id
+		})
+	}
 	s := stranger(t)
 	for _, op := range []lockmgr.Op{lockmgr.OpUnlock, lockmgr.OpClose} {
 		c := lockmgr.Command{Client: id, Seq: 99, Op: op}
