@@ -28,6 +28,12 @@ type Config struct {
 
 	// Rand is the injected, seeded source of every random choice.
 	Rand *rand.Rand
+
+	// Rejoin, if not nil, starts the replica rebuilding after a disk
+	// loss (see Replica.Rebuilding): it votes in no quorum until the slot
+	// carrying this command is chosen. The command must be unique to
+	// this rebuild, and the application must apply it as a no-op.
+	Rejoin []byte
 }
 
 // DefaultConfig returns sane values for a replica of the given group; the

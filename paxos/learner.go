@@ -31,6 +31,7 @@ func (r *Replica) advanceCommit() {
 	if r.commit > before && r.role == Leader {
 		r.commitDirty = true
 	}
+	r.rebuildChosen(before, r.commit)
 }
 
 // learnCommit applies a leader's piggybacked commit: slots below c are

@@ -23,6 +23,9 @@ type outbox struct {
 	handed                       handedOut
 	// outstanding is set from Ready to Advance: the host holds a Ready.
 	outstanding bool
+	// retiredSync is the sync counter the last retired Ready covered:
+	// every sync requested up to it is durable.
+	retiredSync uint64
 }
 
 // handedOut is what one Ready handed to the host.
@@ -105,6 +108,7 @@ func (o *outbox) retire() (commit uint64, self []Message) {
 	o.outstanding = false
 	h := o.handed
 	o.handed = handedOut{}
+	o.retiredSync = h.syncSeq
 	// Nothing but Advance removes from the queues.
 	assert(h.records <= len(o.records) && h.msgs <= len(o.msgs) && h.self <= len(o.self),
 		"Advance retires more than is queued: records %d/%d msgs %d/%d self %d/%d",

@@ -103,6 +103,10 @@ type Replica struct {
 	// What waits for the host: see outbox.
 	out outbox
 
+	// Rebuilding after a disk loss (see rebuild.go): nil once voting.
+	rebuild   *rebuildState
+	rebuiltAt uint64
+
 	conflicts uint64 // claims that a chosen slot holds another value
 	conflict  string // the first of them, described
 }
@@ -120,6 +124,9 @@ func New(cfg Config) (*Replica, error) {
 		}
 	}
 	r.becomeFollower(0)
+	if cfg.Rejoin != nil {
+		r.startRebuild(cfg.Rejoin)
+	}
 	r.leadFirst()
 	r.checkInvariants()
 	return r, nil
@@ -129,7 +136,7 @@ func New(cfg Config) (*Replica, error) {
 // a fresh group it starts phase 1 at its first tick instead of waiting out
 // a timeout. A replica that ever promised anything is not fresh.
 func (r *Replica) leadFirst() {
-	if r.id == r.cfg.Peers[0] && r.promised.IsZero() {
+	if r.id == r.cfg.Peers[0] && r.promised.IsZero() && r.rebuild == nil {
 		r.electionTimeout = 1
 	}
 }
@@ -241,6 +248,9 @@ func (r *Replica) stepMsg(m *Message) {
 	if r.maxSeen.Less(m.Ballot) && m.Type != MsgPreVote && m.Type != MsgPreVoteAck {
 		r.maxSeen = m.Ballot
 	}
+	if !r.voting() && r.stepRebuilding(m) {
+		return
+	}
 	switch m.Type {
 	case MsgPrepare:
 		r.handlePrepare(m)
@@ -284,9 +294,13 @@ func (r *Replica) checkInvariants() {
 	cand := r.role == Candidate || r.cand.from == nil
 	lead := r.role == Leader || (r.active == 0 && r.nextSlot == 0 && !r.commitDirty)
 	pending := (r.role != Follower || len(r.pending) == 0) && len(r.pending) <= r.cfg.PendingCmdsMax
-	if logAtSnap && prefixes && seen && ownBallot && leads && preVote && cand && lead && pending {
+	// A rebuilding replica is a follower that promised nothing until it
+	// resumes.
+	rebuild := r.voting() || (r.role == Follower && r.promised.IsZero())
+	if logAtSnap && prefixes && seen && ownBallot && leads && preVote && cand && lead && pending && rebuild {
 		return
 	}
+	assert(rebuild, "replica %v: rebuilding as %v with promise %v", r.id, r.role, r.promised)
 	assert(logAtSnap, "replica %v: log starts at %d, snapshot at %d", r.id, r.log.start, r.snap.Slot)
 	assert(prefixes, "replica %v: first slot %d, applied %d, commit %d, log end %d",
 		r.id, r.log.start, r.applied, r.commit, r.log.end())
@@ -320,6 +334,7 @@ func (r *Replica) Ready() Ready {
 // the records that back them are durable.
 func (r *Replica) Advance() {
 	commit, self := r.out.retire()
+	r.rebuildRetired(r.out.retiredSync)
 	// The chosen prefix never goes down, so what the Ready handed out to
 	// apply is still below it.
 	assert(commit <= r.commit, "Advance: Ready handed out up to %d, commit is %d", commit, r.commit)
@@ -513,6 +528,8 @@ func (r *Replica) TicksToTimer() int {
 			until(r.quorumElapsed, r.cfg.ElectionTicks))
 	case r.role == Candidate:
 		n = min(until(r.electionElapsed, r.electionTimeout), until(r.resendElapsed, r.cfg.ResendTicks))
+	case !r.voting():
+		n = max(1, r.rebuild.resend)
 	case r.preVoteResending():
 		n = min(until(r.electionElapsed, r.electionTimeout), until(r.resendElapsed, r.cfg.ResendTicks))
 	default:

@@ -62,6 +62,10 @@ func stepFollower(r *Replica, m *Message) {
 }
 
 func tickFollower(r *Replica) {
+	if !r.voting() {
+		r.tickRebuilding()
+		return
+	}
 	r.electionElapsed++
 	if r.electionElapsed >= r.electionTimeout {
 		if r.preVote.active && !r.preVote.heard {
