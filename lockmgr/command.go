@@ -40,6 +40,10 @@ const (
 	OpClose     Op = 8  // end the session: its locks are released, its waits withdrawn
 	OpExpire    Op = 9  // the leader ends a silent session; Arg/Node: the leader's ballot
 	OpLead      Op = 10 // a new leader takes over the leases; Arg/Node: its ballot
+	// OpRejoin marks where a replica that lost its disk may vote again
+	// (see paxos.Config.Rejoin): Arg is a nonce, Node the replica. It
+	// changes nothing.
+	OpRejoin Op = 11
 )
 
 // opInfo is what every parser and printer needs to know about an op.
@@ -75,6 +79,7 @@ var opTable = [...]opInfo{
 	OpClose:     {name: "close", logged: true, session: true, keyed: true},
 	OpExpire:    {name: "expire", logged: true, args: true, internal: true},
 	OpLead:      {name: "lead", logged: true, args: true, internal: true},
+	OpRejoin:    {name: "rejoin", logged: true, args: true, internal: true},
 }
 
 func (o Op) info() (opInfo, bool) {
@@ -177,9 +182,10 @@ type Command struct {
 	Op     Op
 	Name   string
 	// Arg: OpOpen: the lease asked for, in ms. OpExpire, OpLead: the round
-	// of the proposing leader's ballot.
+	// of the proposing leader's ballot. OpRejoin: a nonce.
 	Arg uint64
-	// Node: OpExpire, OpLead: the proposing leader's id.
+	// Node: OpExpire, OpLead: the proposing leader's id. OpRejoin: the
+	// rebuilding replica.
 	Node paxos.ID
 	// Key: OpOpen: the session's secret, chosen by the client. An op of a
 	// session: its tag (see Tag).
@@ -194,6 +200,8 @@ func (c Command) String() string {
 		return fmt.Sprintf("expire(%v) by %d.%d", c.Client, c.Arg, c.Node)
 	case c.Op == OpLead:
 		return fmt.Sprintf("lead(%d.%d)", c.Arg, c.Node)
+	case c.Op == OpRejoin:
+		return fmt.Sprintf("rejoin(replica %d, nonce %x)", c.Node, c.Arg)
 	case c.Op.Named():
 		return fmt.Sprintf("%v#%d %v(%q)", c.Client, c.Seq, c.Op, c.Name)
 	}

@@ -97,7 +97,7 @@ func TestDecodeCommandRejects(t *testing.T) {
 		{"empty", nil, "malformed byte"},
 		{"op zero", []byte{0, 1, 1, 1, 'a'}, "unknown op"},
 		{"status is not logged", []byte{4, 1, 1, 1, 'a'}, "not logged"},
-		{"op eleven", []byte{11, 1, 1, 1, 'a'}, "unknown op"},
+		{"op twelve", []byte{12, 1, 1, 1, 'a'}, "unknown op"},
 		{"keepalive is not logged", with(7, 1, 1, 0), "not logged"},
 		{"read with a name", with(5, 1, 1, 1, 'a'), "takes no name"},
 		{"open without a nonce", with(6, 1, 1, 0, 1, 1), "client"},

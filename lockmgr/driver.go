@@ -17,6 +17,15 @@ type Storage interface {
 	Sync() error
 }
 
+// RebuildStorage is a Storage that keeps a mark of an unfinished rebuild
+// (ServerConfig.Rejoin): Rebuilt is called once the rebuilding replica's
+// promise is durable, and the host clears its mark. A host that restarts
+// with the mark still there must start the replica with Rejoin again.
+type RebuildStorage interface {
+	Storage
+	Rebuilt() error
+}
+
 // Transport sends one encoded packet; delivery is not promised. The
 // transport owns pkt: the node never writes to it again, so it may be
 // kept (queued, or in flight in a simulator) without a copy.
@@ -38,6 +47,9 @@ type Node struct {
 	net       Transport
 	slab      []byte // packets are carved from it; see send
 	err       error
+	// rebuilding: the replica started rebuilding and the storage's mark
+	// has not been cleared yet.
+	rebuilding bool
 }
 
 // slabBytes is the size of one slab of outgoing packets.
@@ -53,7 +65,7 @@ func NewNode(cfg ServerConfig, recs []paxos.Record, store Storage, net Transport
 		return nil, err
 	}
 	srv.obs = obs
-	n := &Node{srv: srv, store: store, net: net}
+	n := &Node{srv: srv, store: store, net: net, rebuilding: cfg.Rejoin}
 	n.drive()
 	return n, n.err
 }
@@ -173,6 +185,12 @@ func (n *Node) drive() {
 		n.maybeCompact()
 	}
 	n.flushReplies()
+	if n.err == nil && n.rebuilding && !s.rep.Rebuilding() {
+		n.rebuilding = false
+		if rs, ok := n.store.(RebuildStorage); ok {
+			n.err = rs.Rebuilt()
+		}
+	}
 }
 
 // send sends the messages that vouch for durable state (durable=true) or

@@ -28,6 +28,10 @@ type ServerConfig struct {
 	// TickNs is the length of a tick in ns, which turns a session's lease
 	// (ms, in the replicated state) into ticks of this replica's clock.
 	TickNs int64
+	// Rejoin: this replica lost its disk and rebuilds before it votes
+	// again (see paxos.Config.Rejoin; the server makes the OpRejoin
+	// command that ends the rebuild).
+	Rejoin bool
 }
 
 // DefaultServerConfig returns the defaults for replica id of peers; the
@@ -115,6 +119,12 @@ type Server struct {
 }
 
 func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
+	if cfg.Rejoin && cfg.Paxos.Rand != nil {
+		// The nonce makes the command unique to this rebuild; it comes
+		// from the replica's seeded source, like every choice it makes.
+		nonce := cfg.Paxos.Rand.Uint64() | 1
+		cfg.Paxos.Rejoin = Command{Op: OpRejoin, Arg: nonce, Node: cfg.Paxos.ID}.Encode(nil)
+	}
 	rep, err := paxos.Restore(cfg.Paxos, recs)
 	if err != nil {
 		return nil, err

@@ -152,6 +152,8 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 		return Result{Status: Ended}, s.end(sess)
 	case OpOpen:
 		return s.open(c), nil
+	case OpRejoin:
+		return Result{Status: Ended}, nil
 	}
 	if !c.Op.Session() {
 		return Result{Status: Invalid}, nil

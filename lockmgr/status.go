@@ -43,7 +43,8 @@ const (
 	// the group's bounds).
 	Opened Status = 10
 	// Ended: an OpClose or OpExpire ended the session (its locks released,
-	// its waits withdrawn), or an OpLead took the leases over.
+	// its waits withdrawn), an OpLead took the leases over, or an OpRejoin
+	// ended a replica's rebuild.
 	Ended Status = 11
 	// Full: an OpOpen found the session table full; nothing was opened.
 	Full Status = 12

@@ -115,8 +115,10 @@ func (r *Replica) rebuildChosen(from, to uint64) {
 func (r *Replica) resume(slot uint64) {
 	r.rebuild.resumed = true
 	r.rebuild.slot = slot
-	// Written even if nothing was seen (the zero ballot): the synced
-	// record is what the host waits for.
+	// The nudge went to a leader this replica heard, so it saw a ballot;
+	// the promise record is also what tells a restart that the rebuild
+	// finished (Restore).
+	assert(!r.maxSeen.IsZero(), "replica %v: rebuilt without seeing a ballot", r.id)
 	r.promised = r.maxSeen
 	r.persist(Record{Type: RecPromise, Ballot: r.promised}, true)
 	r.rebuild.syncSeq = r.out.syncSeq

@@ -159,7 +159,15 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 		r.out.offerSnapshot(r.snap)
 	}
 	r.maxSeen = r.promised
+	if r.rebuild != nil && !r.promised.IsZero() {
+		// Only the end of a rebuild writes a promise: this one finished,
+		// and its host had not yet cleared its mark when it stopped.
+		r.rebuild = nil
+	}
 	r.becomeFollower(0)
+	if r.rebuild != nil {
+		r.startRebuild(cfg.Rejoin)
+	}
 	r.leadFirst()
 	r.checkInvariants()
 	return r, nil

@@ -3,11 +3,20 @@
 //	paxosd -config config.json -id N -data DIR
 //
 // It recovers the replica from its durable log in DIR (cutting off a torn
-// tail, refusing to start on corruption in the middle), listens on the
+// tail, refusing to start on corruption in the middle, or on a log that is
+// gone when DIR/IDENTITY says there was one), listens on the
 // address config.json gives replica N, and serves until SIGTERM or SIGINT,
 // on which it shuts down cleanly. Everything it acknowledged was fsynced
 // before the acknowledgment left, so SIGKILL loses nothing acknowledged.
 // cmd/paxgroup starts a whole group.
+//
+//	paxosd -config config.json -id N -data DIR -rejoin
+//
+// brings back a node that lost its log (a wiped or replaced disk): what
+// is left of the log is set aside, and the node rebuilds from the others
+// as a non-voting member, voting again once a slot chosen after the
+// rebuild began is known to it (DIR/REBUILDING marks a rebuild under way;
+// a restart continues it).
 package main
 
 import (
@@ -18,6 +27,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -43,6 +53,8 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	dataDir := fs.String("data", "", "data directory for the durable log (default paxdata/nodeN)")
 	logEvery := fs.Duration("stats", 10*time.Second, "log counters this often when they change (0: never)")
 	quiet := fs.Bool("quiet", false, "do not print the lock table when it changes")
+	rejoin := fs.Bool("rejoin", false, "this node lost its log: set aside what is left of it, rebuild from the others\n"+
+		"as a non-voting member, and vote again once that is safe")
 	fs.Usage = func() {
 		fmt.Fprintf(errw, "usage: paxosd -config config.json -id N -data DIR\n\n")
 		fs.PrintDefaults()
@@ -64,7 +76,7 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	if *dataDir == "" {
 		*dataDir = fmt.Sprintf("paxdata/node%d", *id)
 	}
-	opts := udphost.NodeOptions{Config: cfg, ID: paxos.ID(*id), DataDir: *dataDir}
+	opts := udphost.NodeOptions{Config: cfg, ID: paxos.ID(*id), DataDir: *dataDir, Rejoin: *rejoin}
 	if !*quiet {
 		// The lock table, as the seed printed it, whenever it changes
 		// (rate-limited): one line of its own, like the seed's.
@@ -90,8 +102,13 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	if !cfg.Keyed() {
 		log.Warn(udphost.UnkeyedWarning)
 	}
+	first, _ := node.Stats()
+	if first.Rebuilding {
+		log.Warn("rebuilding after a disk loss: this node votes in no quorum until it has caught up "+
+			"and seen a slot chosen after the rebuild began", "mark", filepath.Join(*dataDir, udphost.RebuildFile))
+	}
 
-	watch(ctx, log, node, *logEvery)
+	watch(ctx, log, node, *logEvery, first.Rebuilding)
 	if ctx.Err() != nil {
 		log.Info("shutting down")
 		st, _ := node.Stats()
@@ -108,10 +125,10 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 
 // watch logs role and leader changes, and the counters when they moved,
 // until ctx is done or the node stops on its own.
-func watch(ctx context.Context, log *slog.Logger, node *udphost.Node, every time.Duration) {
+func watch(ctx context.Context, log *slog.Logger, node *udphost.Node, every time.Duration, rebuilding bool) {
 	poll := time.NewTicker(100 * time.Millisecond)
 	defer poll.Stop()
-	var last udphost.Stats
+	last := udphost.Stats{Rebuilding: rebuilding}
 	lastLogged := time.Now()
 	for {
 		select {
@@ -124,6 +141,9 @@ func watch(ctx context.Context, log *slog.Logger, node *udphost.Node, every time
 		st, ok := node.Stats()
 		if !ok {
 			return
+		}
+		if last.Rebuilding && !st.Rebuilding {
+			log.Info("rebuilt: votes again", "commit", st.Commit)
 		}
 		if st.Role != last.Role || st.Leader != last.Leader {
 			log.Info("role", "role", st.Role, "leader", st.Leader, "commit", st.Commit)

@@ -43,7 +43,7 @@ var ErrAmnesia = errors.New("udphost: the log is gone")
 
 // checkIdentity holds the data directory's identity against this node and
 // its log: it reports whether the identity is on record already.
-func checkIdentity(dir string, cfg *Config, id paxos.ID, records int) (bool, error) {
+func checkIdentity(dir string, cfg *Config, id paxos.ID, records int, rebuilding bool) (bool, error) {
 	raw, err := os.ReadFile(filepath.Join(dir, IdentityFile))
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -61,13 +61,13 @@ func checkIdentity(dir string, cfg *Config, id paxos.ID, records int) (bool, err
 			dir, idn.Node, id, id)
 	case idn.Cluster != cfg.ClusterID():
 		return false, fmt.Errorf("udphost: %s belongs to group %q, not this config's %q", dir, idn.Cluster, cfg.ClusterID())
-	case records == 0:
+	case records == 0 && !rebuilding:
 		return false, fmt.Errorf("%w: %s records node %d of this group, but its log %s is missing or holds nothing "+
 			"(deleted, emptied, or overwritten): what this replica promised and accepted is lost, and starting it "+
 			"empty could undo a chosen value, so it refuses. Two ways out: restore the data directory from a backup "+
-			"of this node; or keep this node down (the others go on while a majority of the group is up) until a "+
-			"safe rejoin is available. If the node was only just created and never ran, remove %s",
-			ErrAmnesia, filepath.Join(dir, IdentityFile), id, filepath.Join(dir, wal.LogName), filepath.Join(dir, IdentityFile))
+			"of this node and start it as before; or start it with -rejoin, and it rebuilds from the others as a "+
+			"non-voting member (a majority of the group must be up) and votes again once that is safe",
+			ErrAmnesia, filepath.Join(dir, IdentityFile), id, filepath.Join(dir, wal.LogName))
 	}
 	return true, nil
 }
@@ -78,12 +78,18 @@ func writeIdentity(dir string, cfg *Config, id paxos.ID) error {
 	if err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, IdentityFile+".tmp")
+	return writeSynced(dir, IdentityFile, append(raw, '\n'))
+}
+
+// writeSynced writes DIR/name atomically and durably: a temporary file,
+// synced, renamed over, and the directory synced.
+func writeSynced(dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+".tmp")
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return fmt.Errorf("udphost: identity: %w", err)
+		return fmt.Errorf("udphost: %s: %w", name, err)
 	}
-	_, err = f.Write(append(raw, '\n'))
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -91,17 +97,103 @@ func writeIdentity(dir string, cfg *Config, id paxos.ID) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, IdentityFile))
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err == nil {
-		var d *os.File
-		if d, err = os.Open(dir); err == nil {
-			err = d.Sync()
-			d.Close()
-		}
+		err = syncDir(dir)
 	}
 	if err != nil {
-		return fmt.Errorf("udphost: identity: %w", err)
+		return fmt.Errorf("udphost: %s: %w", name, err)
+	}
+	return nil
+}
+
+// RebuildFile marks a data directory whose replica is rebuilding after a
+// disk loss (paxosd -rejoin): its log holds only chosen values and
+// snapshots it learned since, no promise and no acceptance, and it must
+// not vote until the rebuild ends (see paxos.Config.Rejoin). The mark is
+// written once the old log is set aside and removed once the rebuilt
+// replica's first promise is durable; a node that finds it rebuilds again,
+// with or without -rejoin.
+const RebuildFile = "REBUILDING"
+
+// SetAsidePrefix names what -rejoin keeps of the log it replaces:
+// DIR/wal.before-rejoin.N, for an operator to inspect or delete.
+const SetAsidePrefix = wal.LogName + ".before-rejoin."
+
+// openLog opens the node's log, starting or continuing a rebuild: with
+// rejoin (and no rebuild under way) whatever log is there, damaged or
+// not, is set aside and the rebuild mark written once the log is empty.
+func openLog(dir string, rejoin bool) (*wal.Log, []paxos.Record, wal.Recovery, bool, error) {
+	mark := filepath.Join(dir, RebuildFile)
+	_, err := os.Stat(mark)
+	underway := err == nil
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, nil, wal.Recovery{}, false, fmt.Errorf("udphost: %w", err)
+	}
+	log, recs, rec, err := wal.Open(dir)
+	if underway || !rejoin {
+		return log, recs, rec, underway, err
+	}
+	switch {
+	case err != nil && !errors.Is(err, wal.ErrCorrupt):
+		return nil, nil, wal.Recovery{}, false, err
+	case err == nil && len(recs) > 0 || rec.TruncatedBytes > 0:
+		log.Close()
+		fallthrough
+	case err != nil:
+		if err := setAside(dir); err != nil {
+			return nil, nil, wal.Recovery{}, false, err
+		}
+		if log, recs, rec, err = wal.Open(dir); err != nil {
+			return nil, nil, wal.Recovery{}, false, err
+		}
+	}
+	if len(recs) > 0 {
+		log.Close()
+		return nil, nil, wal.Recovery{}, false, fmt.Errorf("udphost: %s: the log is not empty after setting it aside", dir)
+	}
+	if err := writeSynced(dir, RebuildFile, []byte("rebuilding after a disk loss: see paxosd -rejoin\n")); err != nil {
+		log.Close()
+		return nil, nil, wal.Recovery{}, false, err
+	}
+	return log, nil, rec, true, nil
+}
+
+// setAside renames the log to the first free SetAsidePrefix+N.
+func setAside(dir string) error {
+	from := filepath.Join(dir, wal.LogName)
+	if _, err := os.Stat(from); errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	for n := 1; ; n++ {
+		to := filepath.Join(dir, fmt.Sprintf("%s%d", SetAsidePrefix, n))
+		if _, err := os.Stat(to); errors.Is(err, os.ErrNotExist) {
+			if err := os.Rename(from, to); err != nil {
+				return fmt.Errorf("udphost: set the old log aside: %w", err)
+			}
+			return syncDir(dir)
+		}
+	}
+}
+
+// clearRebuild removes the rebuild mark, durably: the replica's promise
+// is on disk and it votes from now on.
+func clearRebuild(dir string) error {
+	if err := os.Remove(filepath.Join(dir, RebuildFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("udphost: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("udphost: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("udphost: sync %s: %w", dir, err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"paxlock/lockmgr"
 	"paxlock/paxos"
@@ -59,7 +60,7 @@ func TestAmnesiaRefused(t *testing.T) {
 		err := start()
 		if err == nil || !errors.Is(err, ErrAmnesia) && !errors.Is(err, wal.ErrCorrupt) {
 			t.Errorf("%s log: start gave %v, want a refusal", tc.name, err)
-		} else if errors.Is(err, ErrAmnesia) && (!strings.Contains(err.Error(), logPath) || !strings.Contains(err.Error(), "Two ways out")) {
+		} else if errors.Is(err, ErrAmnesia) && (!strings.Contains(err.Error(), logPath) || !strings.Contains(err.Error(), "-rejoin")) {
 			t.Errorf("%s log: %v: want it to name %s and the ways out", tc.name, err, logPath)
 		}
 	}
@@ -98,4 +99,55 @@ func TestFreshNodeIdentity(t *testing.T) {
 	if err != nil || !strings.Contains(string(raw), `"node":1`) || !strings.Contains(string(raw), cfg.ClusterID()) {
 		t.Fatalf("identity %q, %v", raw, err)
 	}
+}
+
+// TestRejoinSetsAside: -rejoin on a damaged log keeps it aside (never
+// deletes it), rebuilds, and clears its mark once it votes; -rejoin on
+// another node's directory is refused before anything is touched.
+func TestRejoinSetsAside(t *testing.T) {
+	g := startGroup(t, testConfig(t, 3, nil))
+	c := newTestClient(t, g.cfg)
+	for _, name := range []string{"a", "b", "c"} {
+		do(t, c, lockmgr.OpLock, name)
+	}
+	g.stop(3)
+	g.stop(2)
+	logPath := filepath.Join(g.dirs[2], wal.LogName)
+	raw, err := os.ReadFile(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x40 // damage in the middle: wal refuses it
+	if err := os.WriteFile(logPath, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// Node 2 with -rejoin on node 3's directory: refused, untouched.
+	addr2, _ := g.cfg.NodeAddr(2)
+	releasePort(addr2)
+	if _, err := StartNode(NodeOptions{Config: g.cfg, ID: 2, DataDir: g.dirs[2], Rejoin: true}); err == nil ||
+		!strings.Contains(err.Error(), "belongs to node 3") {
+		t.Fatalf("-rejoin on another node's directory: %v", err)
+	}
+	if got, _ := os.ReadFile(logPath); string(got) != string(raw) {
+		t.Fatal("the refused -rejoin touched the log")
+	}
+	holdPort(t, addr2)
+	g.start(2)
+	addr3, _ := g.cfg.NodeAddr(3)
+	releasePort(addr3)
+	n, err := StartNode(NodeOptions{Config: g.cfg, ID: 3, DataDir: g.dirs[2], Rejoin: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.nodes[2] = n
+	aside, err := os.ReadFile(filepath.Join(g.dirs[2], SetAsidePrefix+"1"))
+	if err != nil || string(aside) != string(raw) {
+		t.Fatalf("the damaged log was not kept aside: %v", err)
+	}
+	eventually(t, "node 3 rebuilt", 10*time.Second, func() bool {
+		st, ok := n.Stats()
+		_, err := os.Stat(filepath.Join(g.dirs[2], RebuildFile))
+		return ok && !st.Rebuilding && errors.Is(err, os.ErrNotExist)
+	})
+	stillServes(t, g)
 }

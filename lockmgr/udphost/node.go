@@ -51,6 +51,10 @@ type NodeOptions struct {
 	// TableEvery, the latest state after a burst. It runs on the node's
 	// goroutine and must not call back into the Node.
 	OnTable func(table string)
+	// Rejoin brings back a node that lost its log (paxosd -rejoin): what
+	// is left of the log is set aside, and the replica rebuilds as a
+	// non-voting member until it may vote again (see RebuildFile).
+	Rejoin bool
 }
 
 // TableEvery rate-limits OnTable.
@@ -79,6 +83,9 @@ type Stats struct {
 	Role     paxos.Role
 	Leader   paxos.ID
 	Commit   uint64
+	// Rebuilding: the replica is rebuilding after a disk loss and votes
+	// in no quorum yet.
+	Rebuilding bool
 }
 
 // Node is one replica of the lock service on UDP. Start it with StartNode,
@@ -133,12 +140,22 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	if !ok {
 		return nil, fmt.Errorf("udphost: replica id %d is not in the config (ids %v)", opt.ID, cfg.Peers())
 	}
-	log, recs, rec, err := wal.Open(opt.DataDir)
+	if opt.Rejoin {
+		// Before anything is set aside: the directory must be this
+		// node's, of this group, if it says whose it is.
+		if _, err := checkIdentity(opt.DataDir, cfg, opt.ID, 1, true); err != nil {
+			return nil, err
+		}
+	}
+	log, recs, rec, rebuilding, err := openLog(opt.DataDir, opt.Rejoin)
 	if err != nil {
 		return nil, err
 	}
-	known, err := checkIdentity(opt.DataDir, cfg, opt.ID, len(recs))
-	if err == nil && !known && len(recs) > 0 {
+	var known bool
+	if err == nil {
+		known, err = checkIdentity(opt.DataDir, cfg, opt.ID, len(recs), rebuilding)
+	}
+	if err == nil && !known && len(recs) > 0 && !rebuilding {
 		// A data directory from before identities: record it now.
 		err, known = writeIdentity(opt.DataDir, cfg, opt.ID), true
 	}
@@ -178,10 +195,15 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	// so the socket is bound first; the owner starts after, and from
 	// then on only the owner touches n.node.
 	st := &storage{log: log, tr: n.tr}
+	if rebuilding {
+		st.rebuilt = func() error { return clearRebuild(opt.DataDir) }
+	}
 	if !known {
 		st.identify = func() error { return writeIdentity(opt.DataDir, cfg, opt.ID) }
 	}
-	n.node, err = lockmgr.NewNode(cfg.ServerConfig(opt.ID, rng), recs, st, n.tr, nil)
+	scfg := cfg.ServerConfig(opt.ID, rng)
+	scfg.Rejoin = rebuilding
+	n.node, err = lockmgr.NewNode(scfg, recs, st, n.tr, nil)
 	n.tr.flush()
 	if err != nil {
 		conn.Close()
@@ -266,7 +288,7 @@ func (n *Node) Stats() (Stats, bool) {
 	ok := n.Inspect(func(ln *lockmgr.Node) {
 		rep := ln.Server().Replica()
 		st = Stats{Host: n.stats, Log: n.log.Stats(), Counters: ln.Server().Counters(),
-			Role: rep.Role(), Leader: rep.Leader(), Commit: rep.Commit()}
+			Role: rep.Role(), Leader: rep.Leader(), Commit: rep.Commit(), Rebuilding: rep.Rebuilding()}
 	})
 	return st, ok
 }
@@ -413,6 +435,16 @@ type storage struct {
 	// identify records the data directory's identity after the log's
 	// first durable write (see IdentityFile); nil once done.
 	identify func() error
+	// rebuilt clears the rebuild mark (see RebuildFile); nil if none.
+	rebuilt func() error
+}
+
+// Rebuilt implements lockmgr.RebuildStorage.
+func (s *storage) Rebuilt() error {
+	if s.rebuilt == nil {
+		return nil
+	}
+	return s.rebuilt()
 }
 
 func (s *storage) Append(recs []paxos.Record) error { return s.log.Append(recs) }

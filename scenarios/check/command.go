@@ -19,7 +19,7 @@ import (
 //	[| key, 16 bytes]                open (the secret) and the ops of a session (the tag)
 //
 // Ops: 1 lock, 2 trylock, 3 unlock (names of 1..128 bytes); 5 read, 6 open,
-// 8 close, 9 expire, 10 lead (no name). An open's client has the top bit
+// 8 close, 9 expire, 10 lead, 11 rejoin (no name). An open's client has the top bit
 // set (a nonce), a session op's has not. Minimal varints, nothing after
 // the end. Anything else is not a command, and every replica skips it.
 
@@ -30,6 +30,7 @@ const (
 	opClose  = lockmgr.Op(8)
 	opExpire = lockmgr.Op(9)
 	opLead   = lockmgr.Op(10)
+	opRejoin = lockmgr.Op(11)
 )
 
 const nonceBit = 1 << 63
@@ -55,7 +56,7 @@ func decodeCmdBody(raw []byte) (cmd, bool) {
 	op := lockmgr.Op(b[0])
 	named := op >= 1 && op <= 3
 	session := named || op == opRead || op == opClose
-	args := op == opOpen || op == opExpire || op == opLead
+	args := op == opOpen || op == opExpire || op == opLead || op == opRejoin
 	keyed := session || op == opOpen
 	if !named && !session && !args {
 		return c, false
@@ -148,6 +149,8 @@ func opName(o lockmgr.Op) string {
 		return "expire"
 	case opLead:
 		return "lead"
+	case opRejoin:
+		return "rejoin"
 	}
 	return fmt.Sprintf("op%d", o)
 }

@@ -267,6 +267,8 @@ func (o *Oracle) apply(slot uint64, c cmd) refOutcome {
 		return res(lockmgr.Ended)
 	case opOpen:
 		return o.open(out, c)
+	case opRejoin:
+		return res(lockmgr.Ended) // marks a replica's rebuild done; changes nothing
 	}
 	s := o.sessions[c.Client]
 	switch {
