@@ -33,6 +33,9 @@ type rebuildState struct {
 	resumed bool   // the nudge's slot is chosen: the promise is on its way to disk
 	syncSeq uint64 // the outbox sync that carries the promise
 	slot    uint64 // where the nudge was chosen
+	// leading: the ballot of the leader followed (its commands go
+	// there). Not maxSeen: a candidate that lost may have gone higher.
+	leading Ballot
 }
 
 // Rebuilding reports whether the replica is rebuilding after a disk loss
@@ -64,7 +67,8 @@ func (r *Replica) stepRebuilding(m *Message) bool {
 		// Nothing accepted, nothing acknowledged; but the leader is
 		// known (commands are forwarded to it) and its commit says
 		// what to catch up on.
-		if !m.Ballot.Less(r.maxSeen) {
+		if !m.Ballot.Less(r.rebuild.leading) {
+			r.rebuild.leading = m.Ballot
 			r.leader = m.From
 			r.electionElapsed = 0
 		}

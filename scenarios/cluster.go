@@ -111,6 +111,9 @@ func (c *Cluster) OnApply(fn func(id paxos.ID, slot uint64, cmd lockmgr.Command,
 	c.r.onApply = fn
 }
 
+// OnRebuilt calls fn when a replica that lost its disk votes again.
+func (c *Cluster) OnRebuilt(fn func(id paxos.ID)) { c.r.onRebuilt = fn }
+
 // OnWrite calls fn for every write the fenced resource accepts or refuses.
 func (c *Cluster) OnWrite(fn func(nowNs int64, w simhost.Write, accepted bool)) { c.r.onWrite = fn }
 

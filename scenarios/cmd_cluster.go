@@ -105,6 +105,9 @@ func (s *script) cmdCluster(a *args, pos string) error {
 			s.line("t=%s the store refused %v's write to %q: token %d is below one it took", fmtT(now), w.Session, w.Resource, w.Token)
 		}
 	})
+	c.OnRebuilt(func(id paxos.ID) {
+		s.line("t=%s replica %d rebuilt: votes again", fmtT(s.c.World().Now()), id)
+	})
 	ended := map[lockmgr.ClientID]bool{}
 	c.OnApply(func(id paxos.ID, slot uint64, cmd lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
 		if res.Status != lockmgr.Ended || ended[cmd.Client] || cmd.Op != lockmgr.OpExpire && cmd.Op != lockmgr.OpClose {

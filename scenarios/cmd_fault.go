@@ -73,6 +73,30 @@ func (s *script) cmdProcess(a *args) error {
 	})
 }
 
+// cmdLoseDisk destroys replica n's disk, crashing it first if it is up:
+// everything it promised, accepted and learned is gone. It stays down;
+// the next restart brings it back as paxosd -rejoin would, rebuilding as
+// a non-voting member until a slot chosen after the loss carries its own
+// rejoin command (the output says when it votes again). A group needs a
+// majority of voters besides the rebuilding replica for that.
+//
+// Example:
+//
+//	lose-disk n=3
+//	----
+//	t=80.000ms crash 3
+//	t=80.000ms diskloss 3
+func (s *script) cmdLoseDisk(a *args) error {
+	n := a.endpoint("n")
+	if err := a.done(); err != nil {
+		return err
+	}
+	if n < 1 || int(n) > len(s.c.r.peers) {
+		return fmt.Errorf("lose-disk: %s is not a replica (only a replica has a disk)", addrName(n))
+	}
+	return s.apply("lose-disk", func() { s.c.r.loseDisk(n) })
+}
+
 // apply runs a world call and turns a call the simulator refused into an
 // error (a pause before the replica has booted, say). After a checker
 // failure the world stands still (it may be stuck inside the event that

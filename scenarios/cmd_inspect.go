@@ -76,7 +76,8 @@ func (s *script) replicaList(one sim.Addr, ok bool) []paxos.ID {
 }
 
 // roleOf describes a replica's role: "leader ballot=2.1", "candidate
-// ballot=3.2", "follower of 1 promised=2.1", with "(paused)" if it is.
+// ballot=3.2", "follower of 1 promised=2.1", with "(rebuilding)" while it
+// rebuilds after a disk loss and "(paused)" if it is.
 func (s *script) roleOf(id paxos.ID, r *paxos.Replica) string {
 	var d string
 	switch r.Role() {
@@ -88,6 +89,9 @@ func (s *script) roleOf(id paxos.ID, r *paxos.Replica) string {
 			lead = fmt.Sprintf("of %d", r.Leader())
 		}
 		d = fmt.Sprintf("follower %s promised=%v", lead, r.Promised())
+	}
+	if r.Rebuilding() {
+		d += " (rebuilding)"
 	}
 	if s.c.World().Paused(sim.Addr(id)) {
 		d += " (paused)"

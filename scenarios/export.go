@@ -118,7 +118,7 @@ func writeClient(b *strings.Builder, i int, ops []OpSpec) {
 func exportFault(f Fault) string {
 	at := "at=" + fmtDur(f.AtNs)
 	switch f.Kind {
-	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate:
+	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate, FaultLoseDisk:
 		return fmt.Sprintf("%v %s n=%s", f.Kind, at, addrName(f.Node))
 	case FaultCut:
 		return fmt.Sprintf("%v %s from=%s to=%s", f.Kind, at, addrName(f.Node), addrName(f.To))
@@ -302,7 +302,7 @@ func (p *replayParser) fault(a *args, k FaultKind) error {
 	a.asked = a.asked[:0]
 	f.AtNs = a.reqDur("at")
 	switch k {
-	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate:
+	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate, FaultLoseDisk:
 		f.Node = a.endpoint("n")
 	case FaultCut:
 		f.Node, f.To = a.endpoint("from"), a.endpoint("to")

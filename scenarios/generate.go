@@ -159,6 +159,18 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if cf := rand.New(rand.NewPCG(seed, 0xc11e)); cf.IntN(3) == 0 && s.WaitBoundNs == 0 {
 		s.Faults = mergeFaults(s.Faults, drawClientFaults(cf, len(s.Clients), r.SafetyNs))
 	}
+	// A disk loss, from a stream of its own, in a quarter of the seeds of
+	// three replicas or more (a rebuild needs a majority of voters
+	// besides the rebuilding replica) where no wait bound holds: one
+	// replica loses its whole disk and comes back, after a while,
+	// rebuilding (paxosd -rejoin).
+	if dl := rand.New(rand.NewPCG(seed, 0xd15c)); dl.IntN(4) == 0 && s.Replicas >= 3 &&
+		r.FaultsPerSecMax > 0 && r.SafetyNs > 0 && s.WaitBoundNs == 0 {
+		n := sim.Addr(1 + dl.IntN(s.Replicas))
+		t := dl.Int64N(r.SafetyNs)
+		end := min(t+int64(10_000_000+dl.IntN(800_000_000)), r.SafetyNs)
+		s.Faults = mergeFaults(s.Faults, []Fault{{AtNs: t, Kind: FaultLoseDisk, Node: n}, {AtNs: end, Kind: FaultRestart, Node: n}})
+	}
 	return s
 }
 

@@ -100,7 +100,7 @@ func stepGen(replicas, clients int) *rapid.Generator[Step] {
 			if replicas > 1 {
 				st.A = rapid.IntRange(1, 1<<replicas-2).Draw(t, "mask")
 			}
-		case StepPause, StepResume, StepCrash, StepRestart:
+		case StepPause, StepResume, StepCrash, StepRestart, StepLoseDisk:
 			st.A = node("node")
 		}
 		return st

@@ -88,7 +88,9 @@ type runner struct {
 	notes   []porcupine.Annotation
 	onApply func(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant)
 	onWrite func(nowNs int64, w simhost.Write, accepted bool)
-	done    []int // history indexes completed since the last Cluster.Done
+	// onRebuilt: a replica that lost its disk votes again.
+	onRebuilt func(id paxos.ID)
+	done      []int // history indexes completed since the last Cluster.Done
 	// expiries: when each expiry (session, ballot) was first proposed;
 	// ended: the sessions whose end is in the history.
 	expiries map[expiryKey]int64
@@ -100,6 +102,9 @@ type runner struct {
 	// latest session.
 	died    map[int]int64
 	session []lockmgr.ClientID
+	// lostDisk: the replicas that lost their disk and have not finished
+	// rebuilding, with when.
+	lostDisk map[paxos.ID]int64
 }
 
 type expiryKey struct {
@@ -400,6 +405,8 @@ func (r *runner) applyFault(f Fault) {
 		if !w.Up(f.Node) {
 			w.Restart(f.Node)
 		}
+	case FaultLoseDisk:
+		r.loseDisk(f.Node)
 	case FaultPause:
 		w.Pause(f.Node)
 	case FaultResume:
@@ -503,6 +510,39 @@ func (r *runner) clientDied(i int) {
 	r.note(now, fmt.Sprintf("c%d dies", i+1), "#f4b6b6")
 }
 
+// loseDisk crashes replica a if it is up and destroys its disk, and
+// prepares it as paxosd -rejoin does: its next start rebuilds.
+func (r *runner) loseDisk(a sim.Addr) {
+	w := r.w
+	if w.Up(a) {
+		w.Crash(a)
+	}
+	w.LoseDisk(a)
+	simhost.PrepareRejoin(w.Disk(a))
+	r.checks.DiskLost(paxos.ID(a))
+	if r.lostDisk == nil {
+		r.lostDisk = map[paxos.ID]int64{}
+	}
+	r.lostDisk[paxos.ID(a)] = w.Now()
+	r.note(w.Now(), fmt.Sprintf("replica %d loses its disk", a), "#f4b6b6")
+}
+
+// Rebuilt: replica id finished rebuilding after its disk loss.
+func (r *runner) Rebuilt(id paxos.ID) {
+	delete(r.lostDisk, id)
+	if r.onRebuilt != nil {
+		r.onRebuilt(id)
+	}
+}
+
+// rebuildBound is when a replica that lost its disk at lostNs must vote
+// again: once the group can hear it (the later of the loss and the heal),
+// the recovery bound for a leader, then a catch-up and its rejoin
+// command's slot, a few election timeouts.
+func (r *runner) rebuildBound(lostNs int64) int64 {
+	return max(lostNs, r.healNs) + r.bounds.RecoveryNs + 4*r.host.ElectionNs()
+}
+
 // deadSessionBound is when the session of a client that died at diedNs
 // must have ended: a lease after the group could hear from it no more
 // (the later of the death and the heal), on the slowest replica clock,
@@ -593,6 +633,22 @@ func (r *runner) livenessPhase() {
 				fmt.Fprintf(&b, " c%d (%v, died at %s, bound %s)", i+1, r.session[i], fmtMs(r.died[i]), fmtMs(r.deadSessionBound(r.died[i])))
 			}
 			r.fail(FailLiveness, "the sessions of dead clients never ended:"+b.String())
+			break
+		}
+		w.RunUntil(w.Now() + chunkNs)
+		r.checkBounds()
+	}
+	// A replica that lost its disk must finish rebuilding: a rebuild that
+	// never ends leaves the group one voter short for good.
+	for r.kind == "" && len(r.lostDisk) > 0 {
+		late := ""
+		for _, id := range r.peers {
+			if t, ok := r.lostDisk[id]; ok && w.Now() > r.rebuildBound(t) {
+				late += fmt.Sprintf(" replica %d (disk lost at %s, bound %s)", id, fmtMs(t), fmtMs(r.rebuildBound(t)))
+			}
+		}
+		if late != "" {
+			r.fail(FailLiveness, "replicas never finished rebuilding after a disk loss:"+late)
 			break
 		}
 		w.RunUntil(w.Now() + chunkNs)

@@ -113,6 +113,10 @@ const (
 	// those writing then; nothing if none is) stops, as in a long GC
 	// pause, and runs again at UntilNs.
 	FaultPauseHolder
+	// Node (a replica) crashes if it is up and loses its whole disk; it
+	// is brought back, by a later restart, as paxosd -rejoin would: it
+	// rebuilds before it votes again.
+	FaultLoseDisk
 	faultKinds
 )
 
@@ -120,7 +124,7 @@ var faultNames = [...]string{
 	FaultCrash: "crash", FaultRestart: "restart", FaultPause: "pause", FaultResume: "resume",
 	FaultPartition: "partition", FaultCut: "cut", FaultIsolate: "isolate", FaultHeal: "heal",
 	FaultClog: "clog", FaultDrift: "drift", FaultCrashLeader: "crash-leader", FaultIsolateLeader: "isolate-leader",
-	FaultPauseHolder: "pause-holder",
+	FaultPauseHolder: "pause-holder", FaultLoseDisk: "lose-disk",
 }
 
 func (k FaultKind) String() string {
@@ -144,7 +148,7 @@ type Fault struct {
 func (f Fault) String() string {
 	s := fmt.Sprintf("t=%s %s", fmtMs(f.AtNs), f.Kind)
 	switch f.Kind {
-	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate:
+	case FaultCrash, FaultRestart, FaultPause, FaultResume, FaultIsolate, FaultLoseDisk:
 		s += fmt.Sprintf(" %d", f.Node)
 	case FaultCut:
 		s += fmt.Sprintf(" %d->%d", f.Node, f.To)
@@ -219,6 +223,9 @@ func (s *Scenario) Validate() error {
 	for i, f := range s.Faults {
 		if f.Kind < FaultCrash || f.Kind >= faultKinds || f.AtNs < 0 {
 			return fmt.Errorf("scenario: fault %d: bad kind %d or time %d", i, f.Kind, f.AtNs)
+		}
+		if f.Kind == FaultLoseDisk && (f.Node < 1 || int(f.Node) > s.Replicas) {
+			return fmt.Errorf("scenario: fault %d: lose-disk of %s: only a replica has a disk", i, addrName(f.Node))
 		}
 	}
 	return nil

@@ -49,6 +49,7 @@ const (
 	StepResume                    // resume replica A
 	StepCrash                     // crash replica A
 	StepRestart                   // restart replica A
+	StepLoseDisk                  // replica A loses its disk (crashing); a restart rebuilds it
 	stepKinds
 )
 
@@ -191,6 +192,16 @@ func (s *Schedule) renderStep(st Step, down, paused map[int]bool) string {
 			return fmt.Sprintf("crash n=%d", st.A)
 		}
 		return fmt.Sprintf("restart n=%d", st.A)
+	case StepLoseDisk:
+		// One loss per schedule, in a group of three or more: a rebuild
+		// needs a majority of voters besides the rebuilding replica, and
+		// two losses at once may lose what was chosen. down[0] records
+		// that the schedule had its loss.
+		if s.Replicas < 3 || down[0] {
+			return ""
+		}
+		down[0], down[st.A], paused[st.A] = true, true, false
+		return fmt.Sprintf("lose-disk n=%d", st.A)
 	case StepPause, StepResume:
 		if down[st.A] || paused[st.A] == (st.Kind == StepPause) {
 			return ""

@@ -58,7 +58,7 @@ func newScript() *script { return &script{} }
 var commands = []string{
 	"cluster", "net",
 	"lock", "trylock", "unlock", "read", "close", "workload",
-	"crash", "restart", "pause", "resume", "drift",
+	"crash", "restart", "pause", "resume", "lose-disk", "drift",
 	"partition", "cut", "isolate", "heal",
 	"drop", "dup", "clog", "deliver",
 	"tick", "run", "stabilize", "idle", "assert", "repeat",
@@ -128,6 +128,8 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdWorkload(a)
 	case "crash", "restart", "pause", "resume":
 		return s.cmdProcess(a)
+	case "lose-disk":
+		return s.cmdLoseDisk(a)
 	case "drift":
 		return s.cmdDrift(a)
 	case "partition":
@@ -199,7 +201,7 @@ func (s *script) observe(ev *sim.Event) {
 // echoed reports whether an event is one the file caused or asked about.
 func echoed(ev *sim.Event) bool {
 	switch ev.Kind {
-	case sim.KindCrash, sim.KindRestart, sim.KindPause, sim.KindResume, sim.KindDrift,
+	case sim.KindCrash, sim.KindRestart, sim.KindPause, sim.KindResume, sim.KindDrift, sim.KindDiskLoss,
 		sim.KindPartition, sim.KindCut, sim.KindIsolate, sim.KindHeal, sim.KindClog,
 		sim.KindNet, sim.KindDropNext:
 		return true

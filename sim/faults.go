@@ -56,6 +56,21 @@ func (w *World) Restart(a Addr) {
 	w.flush()
 }
 
+// LoseDisk destroys the disk of the process at a, which is down: every
+// file is gone, durable or not (a wiped or replaced disk). What comes
+// back up on it starts from nothing.
+func (w *World) LoseDisk(a Addr) {
+	h := w.host(a)
+	if h == nil || h.up {
+		w.refuse(h)
+		return
+	}
+	clear(h.disk.files)
+	w.stats.DiskLosses++
+	w.ev = Event{Kind: KindDiskLoss, Proc: a}
+	w.record(&w.ev)
+}
+
 // Pause freezes the process at a, like SIGSTOP or a long GC pause: no
 // ticks, and packets that arrive wait (still counting as in flight on their
 // link) until Resume. Crashing a paused process drops what it holds.

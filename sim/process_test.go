@@ -263,3 +263,36 @@ func TestAddProcessErrors(t *testing.T) {
 		t.Errorf("large address: %v", err)
 	}
 }
+
+// TestLoseDisk: a disk loss takes every file, durable or not, of a process
+// that is down; the next instance starts from nothing. It is refused while
+// the process is up, and traced.
+func TestLoseDisk(t *testing.T) {
+	w := newWorld(t, 22, sim.Config{TraceKeep: true})
+	p := &probe{}
+	if err := w.AddProcess(1, ms, func() sim.Process {
+		return &proc{p: p, onStart: func(env sim.Env) {
+			env.Disk().Append("log", []byte("promise"))
+			env.Disk().Sync("log")
+		}}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	w.RunFor(2 * ms)
+	w.LoseDisk(1)
+	if w.Stats().Ignored != 1 || w.Stats().DiskLosses != 0 || w.Disk(1).Size("log") < 0 {
+		t.Fatalf("LoseDisk of a running process: ignored %d, losses %d", w.Stats().Ignored, w.Stats().DiskLosses)
+	}
+	w.Crash(1)
+	w.LoseDisk(1)
+	if files := w.Disk(1).Files(); len(files) != 0 || w.Stats().DiskLosses != 1 {
+		t.Fatalf("after the loss: files %v, losses %d", files, w.Stats().DiskLosses)
+	}
+	if last := w.Trace()[len(w.Trace())-1]; last.Kind != sim.KindDiskLoss || last.Proc != 1 || last.String() == "" {
+		t.Fatalf("last event %v, want the disk loss of 1", last)
+	}
+	w.Restart(1)
+	if len(p.startDisk) != 0 {
+		t.Fatalf("the restarted instance saw %v", p.startDisk)
+	}
+}

@@ -25,7 +25,9 @@ type Stats struct {
 	Starts   uint64 // first Starts (boots)
 	Restarts uint64
 	Crashes  uint64
-	Pauses   uint64
+	// DiskLosses counts LoseDisk calls that took effect.
+	DiskLosses uint64
+	Pauses     uint64
 
 	DiskAppends      uint64
 	DiskSyncs        uint64 // Sync calls and Replaces

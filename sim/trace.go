@@ -30,6 +30,7 @@ const (
 	KindClog      Kind = 15 // link From -> To held until UntilNs
 	KindNet       Kind = 16 // network knobs set to *Net
 	KindDropNext  Kind = 17 // the next Len packets sent From -> To will be dropped
+	KindDiskLoss  Kind = 18 // Proc's disk was lost: every file gone
 )
 
 var kindNames = [...]string{
@@ -38,7 +39,7 @@ var kindNames = [...]string{
 	KindCrash: "crash", KindPause: "pause", KindResume: "resume",
 	KindDrift: "drift", KindPartition: "partition", KindCut: "cut",
 	KindIsolate: "isolate", KindHeal: "heal", KindClog: "clog", KindNet: "net",
-	KindDropNext: "dropnext",
+	KindDropNext: "dropnext", KindDiskLoss: "diskloss",
 }
 
 func (k Kind) String() string {

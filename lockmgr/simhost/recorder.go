@@ -36,6 +36,9 @@ type Recorder interface {
 	// KeptAlive: replica id, timing leases under ballot b, took a
 	// keepalive of session s.
 	KeptAlive(id paxos.ID, s lockmgr.ClientID, b paxos.Ballot)
+	// Rebuilt: replica id, rebuilding after a disk loss, votes again
+	// (its promise is durable and its rebuild mark gone).
+	Rebuilt(id paxos.ID)
 
 	// Invoked: client (0-based) starts an operation; the returned handle
 	// names it in Returned.

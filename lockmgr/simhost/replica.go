@@ -15,6 +15,19 @@ const walFile = "wal"
 // LogFile is the name of a simulated replica's log on its disk.
 const LogFile = walFile
 
+// RebuildFile marks a disk whose replica rebuilds after a disk loss, as
+// udphost.RebuildFile does on a real one: the replica starts with
+// lockmgr.ServerConfig.Rejoin while it is there.
+const RebuildFile = "REBUILDING"
+
+// PrepareRejoin does to a lost disk what paxosd -rejoin does to a data
+// directory whose log is gone: it writes the rebuild mark, durably, on
+// the empty disk. The replica's next start rebuilds.
+func PrepareRejoin(d *sim.Disk) {
+	d.Remove(walFile)
+	d.Replace(RebuildFile, []byte("rebuilding"))
+}
+
 // storage keeps the durable log in one file of the simulated disk, in the
 // same record format the UDP host writes, and reports every write.
 type storage struct {
@@ -22,6 +35,15 @@ type storage struct {
 	disk *sim.Disk
 	buf  []byte
 	rec  Recorder
+}
+
+// Rebuilt implements lockmgr.RebuildStorage: the mark goes.
+func (s *storage) Rebuilt() error {
+	if s.disk.Size(RebuildFile) >= 0 {
+		s.disk.Remove(RebuildFile)
+		s.rec.Rebuilt(s.id)
+	}
+	return nil
 }
 
 func (s *storage) Append(recs []paxos.Record) error {
@@ -152,7 +174,9 @@ func (p *Replica) Start(env sim.Env) {
 	}
 	p.rec.Booted(p.id, recs)
 	store := &storage{id: p.id, disk: env.Disk(), rec: p.rec}
-	node, err := lockmgr.NewNode(p.cfg.Server(p.id, env.Rand()), recs, store, &p.tr, observer{id: p.id, rec: p.rec, hashEvery: p.cfg.HashEvery})
+	scfg := p.cfg.Server(p.id, env.Rand())
+	scfg.Rejoin = env.Disk().Size(RebuildFile) >= 0
+	node, err := lockmgr.NewNode(scfg, recs, store, &p.tr, observer{id: p.id, rec: p.rec, hashEvery: p.cfg.HashEvery})
 	if err != nil {
 		p.rec.Broken(BrokenStorage, fmt.Sprintf("replica %d restart: %v", p.id, err))
 		return

@@ -13,6 +13,7 @@ type Checkers struct {
 	Durability *Durability
 	Oracle     *Oracle
 	Hashes     *StateHash
+	Rejoin     *Rejoin
 	readPrefix map[int]uint64 // open reads: history index -> chosen prefix at the call
 }
 
@@ -20,14 +21,14 @@ type Checkers struct {
 // are configured with sm.
 func New(n int, sm lockmgr.SMConfig) *Checkers {
 	c := &Checkers{Consensus: NewConsensus(n), Oracle: NewOracle(n, sm), Hashes: NewStateHash(),
-		readPrefix: map[int]uint64{}}
+		Rejoin: NewRejoin(n), readPrefix: map[int]uint64{}}
 	c.Durability = NewDurability(n, c.Consensus.Chosen)
 	return c
 }
 
 // Err is the first failure any checker found, or nil.
 func (c *Checkers) Err() *Failure {
-	for _, f := range []*Failure{c.Consensus.Err(), c.Durability.Err(), c.Oracle.Err(), c.Hashes.Err()} {
+	for _, f := range []*Failure{c.Consensus.Err(), c.Durability.Err(), c.Oracle.Err(), c.Hashes.Err(), c.Rejoin.Err()} {
 		if f != nil {
 			return f
 		}
@@ -61,12 +62,19 @@ func (c *Checkers) Rewrote(id paxos.ID, recs []paxos.Record) {
 }
 
 // Sent: a replica message leaves.
-func (c *Checkers) Sent(id paxos.ID, m *paxos.Message) { c.Durability.Sent(id, m) }
+func (c *Checkers) Sent(id paxos.ID, m *paxos.Message) {
+	c.Durability.Sent(id, m)
+	c.Rejoin.Sent(id, m)
+}
+
+// DiskLost: replica id lost its whole disk; it comes back rebuilding.
+func (c *Checkers) DiskLost(id paxos.ID) { c.Rejoin.DiskLost(id) }
 
 // Committed: a chosen slot is handed to the state machine.
 func (c *Checkers) Committed(id paxos.ID, e paxos.Entry) {
 	c.Consensus.Committed(id, e)
 	c.Oracle.Committed(id, e)
+	c.Rejoin.Committed(id, e)
 }
 
 // Invoked: a client started operation h. A read notes what was chosen

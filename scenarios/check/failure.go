@@ -18,6 +18,7 @@ const (
 	FailStatus          = "status"          // a status answer that no state of the log matches
 	FailLease           = "lease"           // a session expired sooner than its lease after a leader heard it
 	FailFencedWrite     = "fenced-write"    // two holders' writes to a fenced resource interleave
+	FailRejoin          = "rejoin"          // a replica that lost its disk voted before its rebuild ended
 )
 
 // Failure is the first thing a checker found wrong.
