@@ -68,12 +68,15 @@ const (
 	ChosenConflict
 	// A request whose tag did not prove its session's secret: refused.
 	Forged
+	// Dropped by the host: a packet without this group's cluster tag
+	// (another group's, or no paxlock packet at all).
+	OtherCluster
 	NumCounters // the number of counters, not a counter
 )
 
 // counterNames is the one list of the counters' names, by position.
 var counterNames = [NumCounters]string{"bad_packet", "stranger", "misaddressed", "unknown_kind", "bad_command", "rejected",
-	"unauthenticated", "oversized", "snapshot_too_big", "chosen_conflict", "forged"}
+	"unauthenticated", "oversized", "snapshot_too_big", "chosen_conflict", "forged", "other_cluster"}
 
 func (c Counter) String() string {
 	if c < 0 || c >= NumCounters {

@@ -103,7 +103,7 @@ Current Locks: {"2": sX (token 2), "3": sX (token 3)}
 		t.Fatalf("output:\n%s\nwant it to start with:\n%s", got, want)
 	}
 	for id := 1; id <= 3; id++ {
-		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held \((it leads|heard its leader [0-9.]+[mµn]?s ago)\); bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0 forged=0$`, id))
+		line := regexp.MustCompile(fmt.Sprintf(`(?m)^node %d 127\.0\.0\.1:\d+: leader \d, \d locks? held \((it leads|heard its leader [0-9.]+[mµn]?s ago)\); bad_packet=0 stranger=0 .* oversized=0 snapshot_too_big=0 chosen_conflict=0 forged=0 other_cluster=0$`, id))
 		if !line.MatchString(got) {
 			t.Errorf("status has no counters line for node %d:\n%s", id, got)
 		}
@@ -144,9 +144,9 @@ func TestUnreachableCluster(t *testing.T) {
 	path, _ := writeConfig(t, 3)
 	var out, errw bytes.Buffer
 	code := run(context.Background(), []string{"-config", path, "-timeout", "300ms"}, strings.NewReader("lock 1\nunlock 1\nstatus\n"), &out, &errw)
-	want := regexp.MustCompile(`^lock 1: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)
-unlock 1: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)
-Current Locks: unknown \(status: no answer from the cluster within \d+ms \(is it running\? see paxgroup\)\)
+	want := regexp.MustCompile(`^lock 1: no answer from the cluster within \d+ms \(is it running, and is this its config\? see paxgroup\)
+unlock 1: no answer from the cluster within \d+ms \(is it running, and is this its config\? see paxgroup\)
+Current Locks: unknown \(status: no answer from the cluster within \d+ms \(is it running, and is this its config\? see paxgroup\)\)
 node 1 127\.0\.0\.1:\d+: no answer within 100ms
 node 2 127\.0\.0\.1:\d+: no answer within 100ms
 node 3 127\.0\.0\.1:\d+: no answer within 100ms

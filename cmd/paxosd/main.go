@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, errw io.Writer) int {
 	}
 	rec := node.Recovery()
 	log.Info("listening", "addr", node.Addr(), "data", *dataDir, "records", rec.Records,
-		"log_bytes", rec.Bytes, "torn_tail_bytes", rec.TruncatedBytes, "group", len(cfg.Nodes),
+		"log_bytes", rec.Bytes, "torn_tail_bytes", rec.TruncatedBytes, "group", len(cfg.Nodes), "cluster", cfg.ClusterID(),
 		"authenticated", cfg.Keyed(), "tick", cfg.Tick())
 	if rec.TruncatedBytes > 0 {
 		log.Warn("cut off a torn tail left by a crash", "bytes", rec.TruncatedBytes)

@@ -36,6 +36,16 @@ func stranger(t *testing.T) *net.UDPConn {
 	return c
 }
 
+// wire seals frame as a node of cfg's group would, with the group's
+// cluster tag (and MAC, if keyed).
+func wire(cfg *Config, frame []byte) []byte { return newAuth(cfg).seal(nil, frame) }
+
+// tagged puts only cfg's cluster tag in front of b: no MAC.
+func tagged(cfg *Config, b []byte) []byte {
+	tag := clusterTag(cfg.ClusterID())
+	return append(tag[:], b...)
+}
+
 func sendTo(t *testing.T, c *net.UDPConn, to netip.AddrPort, pkt []byte) {
 	t.Helper()
 	if _, err := c.WriteToUDPAddrPort(pkt, to); err != nil {
@@ -86,7 +96,7 @@ func TestRandomBytesPacket(t *testing.T) {
 				if i%5 == 0 && len(b) > 2 {
 					b[0], b[1] = paxos.Version, paxos.KindPaxos // get past the first checks
 				}
-				sendTo(t, s, g.nodes[0].Addr(), b)
+				sendTo(t, s, g.nodes[0].Addr(), tagged(g.cfg, b))
 			}
 			get := func(c lockmgr.Counters) uint64 { return c[lockmgr.BadPacket] }
 			if keyed {
@@ -112,7 +122,7 @@ func TestStrangerReplicaPacket(t *testing.T) {
 		{Type: paxos.MsgPrepare, From: 2, To: 1, Ballot: high},
 		{Type: paxos.MsgHeartbeat, From: 2, To: 1, Ballot: high, Commit: 1 << 30},
 	} {
-		sendTo(t, s, g.nodes[0].Addr(), paxos.AppendMessage(nil, &m))
+		sendTo(t, s, g.nodes[0].Addr(), wire(g.cfg, paxos.AppendMessage(nil, &m)))
 	}
 	waitCounter(t, g, 1, "stranger packets counted", 2, func(c lockmgr.Counters) uint64 { return c[lockmgr.Stranger] })
 	var after paxos.Ballot
@@ -129,11 +139,13 @@ func TestWrongHMAC(t *testing.T) {
 	g := startGroup(t, testConfig(t, 3, map[string]any{"key": testKey}))
 	s := stranger(t)
 	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 77, Seq: 1, Op: lockmgr.OpLock, Name: "k"}})
-	wrong := newAuth([]byte(strings.Repeat("k", KeyBytesMin)))
-	forged := newAuth(g.cfg.key).seal(nil, req)
+	other := *g.cfg
+	other.key = []byte(strings.Repeat("k", KeyBytesMin))
+	wrong := newAuth(&other)
+	forged := wire(g.cfg, req)
 	forged[len(forged)-1] ^= 1
 	for _, pkt := range [][]byte{
-		req,                             // no MAC at all
+		tagged(g.cfg, req),              // no MAC at all
 		wrong.seal(nil, req),            // another key
 		forged,                          // one bit off
 		forged[:len(forged)-MACBytes+3], // a MAC cut short
@@ -169,7 +181,7 @@ func TestOversizedPacket(t *testing.T) {
 	big := make([]byte, udpMax)
 	copy(big, lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "big"}}))
 	sendTo(t, s, g.nodes[0].Addr(), big)
-	sendTo(t, s, g.nodes[0].Addr(), big[:paxos.MaxPacketBytes+1])
+	sendTo(t, s, g.nodes[0].Addr(), big[:paxos.MaxPacketBytes+ClusterTagBytes+1])
 	waitCounter(t, g, 1, "oversized packets counted", 2, func(c lockmgr.Counters) uint64 { return c[lockmgr.Oversized] })
 	stillServes(t, g)
 }
@@ -182,10 +194,10 @@ func TestTruncatedCorruptUnknownPackets(t *testing.T) {
 	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "t"}})
 	flipped := append([]byte(nil), req...)
 	flipped[len(flipped)/2] ^= 0x10
-	sendTo(t, s, g.nodes[0].Addr(), req[:len(req)-3])
-	sendTo(t, s, g.nodes[0].Addr(), flipped)
+	sendTo(t, s, g.nodes[0].Addr(), wire(g.cfg, req[:len(req)-3]))
+	sendTo(t, s, g.nodes[0].Addr(), wire(g.cfg, flipped))
 	waitCounter(t, g, 1, "truncated and corrupt packets counted", 2, func(c lockmgr.Counters) uint64 { return c[lockmgr.BadPacket] })
-	sendTo(t, s, g.nodes[0].Addr(), paxos.AppendFrame(nil, paxos.KindAppMax, []byte("hello")))
+	sendTo(t, s, g.nodes[0].Addr(), wire(g.cfg, paxos.AppendFrame(nil, paxos.KindAppMax, []byte("hello"))))
 	waitCounter(t, g, 1, "unknown kind counted", 1, func(c lockmgr.Counters) uint64 { return c[lockmgr.UnknownKind] })
 	stillServes(t, g)
 }
@@ -219,7 +231,7 @@ func TestReplayedPacket(t *testing.T) {
 	// The very bytes the client sent for its Lock (seq 1), as captured on
 	// the wire, replayed from elsewhere to every replica, several times.
 	c.mu.Lock()
-	old := newAuth(g.cfg.key).seal(nil, lockReq)
+	old := wire(g.cfg, lockReq)
 	c.mu.Unlock()
 	s := stranger(t)
 	for range 3 {
@@ -316,7 +328,7 @@ func TestForgedSessionRequest(t *testing.T) {
 		}
 		c.Key = lockmgr.Key{1, 2, 3} // not the tag: the stranger lacks the secret
 		for _, n := range g.nodes {
-			sendTo(t, s, n.Addr(), lockmgr.AppendRequest(nil, &lockmgr.Request{Command: c}))
+			sendTo(t, s, n.Addr(), wire(g.cfg, lockmgr.AppendRequest(nil, &lockmgr.Request{Command: c})))
 		}
 	}
 	for _, n := range g.nodes {
@@ -329,5 +341,36 @@ func TestForgedSessionRequest(t *testing.T) {
 	}
 	if r := do(t, holder, lockmgr.OpUnlock, "f").Result; r.Status != lockmgr.Released {
 		t.Fatalf("the holder's own unlock: %v", r)
+	}
+}
+
+// TestOtherClusterPacket: packets of another group (its cluster tag
+// differs: another name in its config), and datagrams with no tag at all,
+// are dropped and counted before anything reads them; a client of the
+// other group hears nothing it can take.
+func TestOtherClusterPacket(t *testing.T) {
+	g := startGroup(t, testConfig(t, 3, map[string]any{"cluster": "blue"}))
+	other := *g.cfg
+	other.Cluster = "green"
+	s := stranger(t)
+	req := lockmgr.AppendRequest(nil, &lockmgr.Request{Command: lockmgr.Command{Client: 5, Seq: 1, Op: lockmgr.OpLock, Name: "x"}})
+	for _, pkt := range [][]byte{
+		wire(&other, req),                    // another group's request
+		req,                                  // no tag at all
+		{},                                   // the empty datagram
+		wire(g.cfg, req)[:ClusterTagBytes-1], // a tag cut short
+	} {
+		sendTo(t, s, g.nodes[0].Addr(), pkt)
+	}
+	waitCounter(t, g, 1, "other groups' packets counted", 4, func(c lockmgr.Counters) uint64 { return c[lockmgr.OtherCluster] })
+	c := newTestClient(t, &other)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := c.Do(ctx, lockmgr.OpLock, "x"); err == nil {
+		t.Fatal("a client of another group got an answer")
+	}
+	stillServes(t, g)
+	if got := g.stats(1).Counters[lockmgr.BadPacket]; got != 0 {
+		t.Fatalf("%d packets of another group reached the codec", got)
 	}
 }

@@ -89,7 +89,7 @@ func (e *NoAnswerError) Error() string {
 	case e.Heard:
 		return fmt.Sprintf("no final answer within %v (outcome unknown)", e.Waited.Round(time.Millisecond))
 	}
-	return fmt.Sprintf("no answer from the cluster within %v (is it running? see paxgroup)", e.Waited.Round(time.Millisecond))
+	return fmt.Sprintf("no answer from the cluster within %v (is it running, and is this its config? see paxgroup)", e.Waited.Round(time.Millisecond))
 }
 
 func (e *NoAnswerError) Unwrap() error { return e.Cause }
@@ -97,7 +97,7 @@ func (e *NoAnswerError) Unwrap() error { return e.Cause }
 // NewClient opens a client socket for the group cfg describes. It opens
 // no session yet: the first operation does.
 func NewClient(cfg *Config, opt ClientOptions) (*Client, error) {
-	c := &Client{cfg: cfg, auth: newAuth(cfg.key), replicas: map[netip.AddrPort]paxos.ID{},
+	c := &Client{cfg: cfg, auth: newAuth(cfg), replicas: map[netip.AddrPort]paxos.ID{},
 		tick: cfg.Tick(), lostFn: opt.OnLeaseLost, rbuf: make([]byte, readBufBytes)}
 	rng := opt.Rand
 	if rng == nil {
@@ -354,7 +354,7 @@ func (c *Client) drainLocked() {
 		if _, known := c.replicas[netip.AddrPortFrom(src.Addr().Unmap(), src.Port())]; !known {
 			continue
 		}
-		if frame, ok := c.auth.open(c.rbuf[:k]); ok {
+		if frame, st := c.auth.open(c.rbuf[:k]); st == openOK {
 			c.sess.Receive(frame)
 			c.flushLocked()
 			c.reportLost()
@@ -399,8 +399,8 @@ func (c *Client) read(ctx context.Context, until time.Time) (frame []byte, from 
 	if !known {
 		return nil, 0, false, nil
 	}
-	frame, ok = c.auth.open(c.rbuf[:k])
-	return frame, from, ok, nil
+	frame, st := c.auth.open(c.rbuf[:k])
+	return frame, from, st == openOK, nil
 }
 
 // elapseLocked ticks the session for every tick period that has passed.

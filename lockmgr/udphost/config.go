@@ -25,6 +25,7 @@ import (
 //
 //	{
 //	  "nodes": [{"id": 1, "addr": "127.0.0.1:7101"}, ...],
+//	  "cluster": "locks-eu-1",   // optional: the group's name (see ClusterID)
 //	  "key": "64+ hex digits",   // optional: HMAC-SHA256 on every packet
 //	  "tick_ms": 1,              // optional: the length of one tick
 //	  "heartbeat_ticks": 50,     // optional paxos timers, in ticks (default
@@ -36,6 +37,7 @@ import (
 //	}
 type Config struct {
 	Nodes          []NodeConfig `json:"nodes"`
+	Cluster        string       `json:"cluster,omitempty"`
 	Key            string       `json:"key,omitempty"`
 	TickMs         int          `json:"tick_ms,omitempty"`
 	HeartbeatTicks int          `json:"heartbeat_ticks,omitempty"`
@@ -59,9 +61,11 @@ type NodeConfig struct {
 
 // Bounds on a configuration.
 const (
-	KeyBytesMin = 32   // a shorter HMAC key is refused
-	TickMsMax   = 1000 // a tick longer than a second is surely a typo
-	DefaultFile = "config.json"
+	KeyBytesMin = 32 // a shorter HMAC key is refused
+	// ClusterNameMax bounds the optional cluster name.
+	ClusterNameMax = 128
+	TickMsMax      = 1000 // a tick longer than a second is surely a typo
+	DefaultFile    = "config.json"
 	// DefaultLeaseMs is the lease a client asks for unless lease_ms says.
 	DefaultLeaseMs = 10_000
 	LeaseMsMax     = 24 * 3600 * 1000
@@ -196,6 +200,9 @@ func (c *Config) validate() error {
 		}
 		addrs[ap] = i
 		n.addr = ap
+	}
+	if len(c.Cluster) > ClusterNameMax || strings.ContainsFunc(c.Cluster, func(r rune) bool { return r < ' ' || r == 0x7f }) {
+		return fmt.Errorf("cluster: %q: want at most %d printable characters", c.Cluster, ClusterNameMax)
 	}
 	if c.Key != "" {
 		k, err := hex.DecodeString(c.Key)

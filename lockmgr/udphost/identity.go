@@ -26,9 +26,15 @@ type identity struct {
 	Node    paxos.ID `json:"node"`
 }
 
-// ClusterID names the group in identity records: the sorted node ids.
-// (Addresses are left out, so that a node may move.)
+// ClusterID names the group, in identity records and (hashed) in every
+// packet: the config's cluster name if it has one, else the sorted node
+// ids. (Addresses are left out, so that a node may move.) Two groups that
+// can reach each other should have names of their own: packets of a group
+// with another id are dropped and counted (other_cluster).
 func (c *Config) ClusterID() string {
+	if c.Cluster != "" {
+		return "cluster:" + c.Cluster
+	}
 	var b strings.Builder
 	b.WriteString("nodes")
 	for _, id := range c.Peers() {

@@ -176,14 +176,11 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	}
 	n := &Node{
 		id: opt.ID, addr: addr, conn: conn, log: log, recovery: rec, tick: cfg.Tick(),
-		bc: newBatchConn(conn, addr), auth: newAuth(cfg.key), addrs: newAddrTable(cfg, ClientsMax),
+		bc: newBatchConn(conn, addr), auth: newAuth(cfg), addrs: newAddrTable(cfg, ClientsMax),
 		calls: make(chan func(), 1), onTable: opt.OnTable,
 		stop: make(chan struct{}), exiting: make(chan struct{}), done: make(chan struct{}),
 	}
-	maxBytes := paxos.MaxPacketBytes
-	if n.auth.mac != nil {
-		maxBytes += MACBytes
-	}
+	maxBytes := paxos.MaxPacketBytes + n.auth.overhead()
 	n.rd = make([]ipv4.Message, readBatch)
 	for i := range n.rd {
 		// One byte more than any packet: a datagram that fills the
@@ -390,8 +387,12 @@ func (n *Node) deliver(m *ipv4.Message) {
 		n.node.Server().AddCounter(lockmgr.Oversized, 1)
 		return
 	}
-	frame, ok := n.auth.open(buf[:m.N])
-	if !ok {
+	frame, st := n.auth.open(buf[:m.N])
+	switch st {
+	case openOtherCluster:
+		n.node.Server().AddCounter(lockmgr.OtherCluster, 1)
+		return
+	case openBadMAC:
 		n.node.Server().AddCounter(lockmgr.Unauthenticated, 1)
 		return
 	}
@@ -504,15 +505,19 @@ func (t *transport) Send(to lockmgr.Addr, pkt []byte) {
 		t.stats.Unroutable++
 		return
 	}
+	// The driver hands over pkt for good (lockmgr.Transport). Without a
+	// key the cluster tag goes in front as a buffer of its own (one
+	// datagram from two iovecs: no copy); a MAC needs the sealed packet
+	// in one buffer, carved from a slab.
+	iov := [2][]byte{t.auth.tag[:], pkt}
+	n := 2
 	if t.auth.mac != nil {
-		// The driver hands over pkt for good (lockmgr.Transport); only a
-		// MAC needs a buffer of its own, carved from a slab.
-		if size := len(pkt) + MACBytes; cap(t.slab)-len(t.slab) < size {
+		if size := len(pkt) + t.auth.overhead(); cap(t.slab)-len(t.slab) < size {
 			t.slab = make([]byte, 0, max(16<<10, size))
 		}
 		start := len(t.slab)
 		t.slab = t.auth.seal(t.slab, pkt)
-		pkt = t.slab[start:len(t.slab):len(t.slab)]
+		iov[0], n = t.slab[start:len(t.slab):len(t.slab)], 1
 	}
 	ua := t.udpAddr[ap]
 	if ua == nil {
@@ -522,12 +527,12 @@ func (t *transport) Send(to lockmgr.Addr, pkt []byte) {
 		ua = net.UDPAddrFromAddrPort(ap)
 		t.udpAddr[ap] = ua
 	}
-	// Buffers is a one-element window on t.bufs rather than a slice of
-	// its own per packet; should t.bufs grow, the windows already handed
-	// out keep the old array, which nobody writes until flush.
-	t.bufs = append(t.bufs, pkt)
+	// Buffers is a window on t.bufs rather than a slice of its own per
+	// packet; should t.bufs grow, the windows already handed out keep the
+	// old array, which nobody writes until flush.
+	t.bufs = append(t.bufs, iov[:n]...)
 	k := len(t.bufs)
-	t.out = append(t.out, ipv4.Message{Buffers: t.bufs[k-1 : k : k], Addr: ua})
+	t.out = append(t.out, ipv4.Message{Buffers: t.bufs[k-n : k : k], Addr: ua})
 }
 
 // flush sends every queued packet. A packet the kernel refuses is counted
