@@ -34,7 +34,7 @@ func sentinelOf(err error) error {
 var allMsgTypes = []MsgType{MsgPrepare, MsgPromise, MsgAccept, MsgAccepted, MsgHeartbeat,
 	MsgHeartbeatAck, MsgForward, MsgCatchup, MsgChosen, MsgSnapshot}
 
-var allRecordTypes = []RecordType{RecPromise, RecAccept, RecChosen, RecSnapshot}
+var allRecordTypes = []RecordType{RecPromise, RecAccept, RecChosen, RecSnapshot, RecHost}
 
 // genUint mixes small numbers (the common case, one-byte varints) with the
 // whole range (every varint length, including the 10-byte one).
@@ -392,7 +392,7 @@ func TestDecodeRecordRejects(t *testing.T) {
 		{"wrong version", func() []byte { p := slices.Clone(good); p[0] = 9; return reseal(p) }(), ErrVersion},
 		{"packet kind", AppendMessage(nil, sampleAccept()), ErrUnknownType},
 		{"record type 0", record(append([]byte{0}, body[1:]...)), ErrUnknownType},
-		{"record type 5", record(append([]byte{5}, body[1:]...)), ErrUnknownType},
+		{"record type 6", record(append([]byte{6}, body[1:]...)), ErrUnknownType},
 		{"body trailing byte", record(append(slices.Clone(body), 0)), ErrMalformed},
 		{"body ends early", record(body[:len(body)-1]), ErrMalformed},
 	}
@@ -459,6 +459,7 @@ func seedRecords() map[string]*Record {
 		"accept":   {Type: RecAccept, Entry: Entry{Slot: 7, Ballot: b, Cmds: [][]byte{[]byte("lock a"), []byte("lock b")}}},
 		"chosen":   {Type: RecChosen, Entry: Entry{Slot: 7, Ballot: b}},
 		"snapshot": {Type: RecSnapshot, Slot: 100, Data: []byte("state")},
+		"host":     {Type: RecHost, Data: []byte(`{"node":1}`)},
 	}
 }
 

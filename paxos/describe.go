@@ -140,6 +140,8 @@ func DescribeRecord(r *Record) string {
 	case RecSnapshot:
 		writeField(&b, "s", r.Slot)
 		writeLen(&b, "data", len(r.Data))
+	case RecHost:
+		writeLen(&b, "data", len(r.Data))
 	default:
 		writeBallot(&b, r.Ballot)
 		b.WriteByte(' ')

@@ -200,6 +200,8 @@ func (r *Replica) replay(rec *Record) error {
 		if r.commit < rec.Slot {
 			r.commit = rec.Slot
 		}
+	case RecHost:
+		// The host's; nothing for the replica.
 	default:
 		return fmt.Errorf("unknown record type %d", rec.Type)
 	}

@@ -170,6 +170,11 @@ const (
 	// RecSnapshot: the application's snapshot covering every slot below
 	// Slot, in Data. Everything recorded about lower slots is obsolete.
 	RecSnapshot RecordType = 4
+	// RecHost: the host's own bytes in Data, which the replica ignores
+	// (a UDP node keeps its data directory's identity there, first in
+	// the log). DurableState never lists it; a host that rewrites its log
+	// puts its own back.
+	RecHost RecordType = 5
 )
 
 var recordTypeNames = [...]string{
@@ -177,6 +182,7 @@ var recordTypeNames = [...]string{
 	RecAccept:   "Accept",
 	RecChosen:   "Chosen",
 	RecSnapshot: "Snapshot",
+	RecHost:     "Host",
 }
 
 func (t RecordType) String() string {

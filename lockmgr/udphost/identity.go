@@ -18,7 +18,9 @@ import (
 // values), and from then on the log must be there: a node that finds its
 // identity but a missing or empty log has lost what it promised and
 // accepted (a deleted, emptied or overwritten log), and starting it empty
-// could make a chosen value unchosen. It refuses to start instead.
+// could make a chosen value unchosen. It refuses to start instead. The
+// log holds the same identity in a record of its own (identityRecord), so
+// a log moved into another node's directory is refused too.
 const IdentityFile = "IDENTITY"
 
 type identity struct {
@@ -202,4 +204,35 @@ func syncDir(dir string) error {
 		return fmt.Errorf("udphost: sync %s: %w", dir, err)
 	}
 	return nil
+}
+
+// identityRecord is the log's copy of the identity: its first record (a
+// paxos.RecHost the replica ignores), so that a log moved into another
+// node's directory, or another group's, is refused as well.
+func identityRecord(cfg *Config, id paxos.ID) paxos.Record {
+	raw, _ := json.Marshal(identity{Cluster: cfg.ClusterID(), Node: id}) // cannot fail: a string and a number
+	return paxos.Record{Type: paxos.RecHost, Data: raw}
+}
+
+// checkLogIdentity holds the identity in the log's first record, if it
+// has one, against this node, and returns how many records are the
+// replica's (not the host's).
+func checkLogIdentity(path string, recs []paxos.Record, cfg *Config, id paxos.ID) (replica int, logged bool, err error) {
+	for i := range recs {
+		if recs[i].Type != paxos.RecHost {
+			replica++
+			continue
+		}
+		var idn identity
+		if err := json.Unmarshal(recs[i].Data, &idn); err != nil {
+			return 0, false, fmt.Errorf("udphost: %s: record %d is not an identity record: %v", path, i, err)
+		}
+		if idn.Node != id || idn.Cluster != cfg.ClusterID() {
+			return 0, false, fmt.Errorf("udphost: the log %s belongs to node %d of group %q, not node %d of %q: "+
+				"it was moved or copied here; put it back, or start this node with -rejoin (the log is set aside)",
+				path, idn.Node, idn.Cluster, id, cfg.ClusterID())
+		}
+		logged = true
+	}
+	return replica, logged, nil
 }

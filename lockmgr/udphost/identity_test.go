@@ -74,6 +74,21 @@ func TestAmnesiaRefused(t *testing.T) {
 	if _, err := StartNode(NodeOptions{Config: g.cfg, ID: 2, DataDir: g.dirs[2]}); err == nil || !strings.Contains(err.Error(), "belongs to node 3") {
 		t.Errorf("node 2 on node 3's directory: %v, want a refusal", err)
 	}
+	// Node 3's log copied into node 2's directory: the log says whose
+	// it is.
+	three, err := os.ReadFile(filepath.Join(g.dirs[2], wal.LogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(logPath, three, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := start(); err == nil || !strings.Contains(err.Error(), "belongs to node 3") || !strings.Contains(err.Error(), logPath) {
+		t.Errorf("node 3's log in node 2's directory: %v, want a refusal naming the log", err)
+	}
+	if err := os.WriteFile(logPath, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := start(); err != nil {
 		t.Fatalf("the restored directory: %v", err)
 	}

@@ -151,11 +151,12 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	replicaRecs, logged, err := checkLogIdentity(log.Path(), recs, cfg, opt.ID)
 	var known bool
 	if err == nil {
-		known, err = checkIdentity(opt.DataDir, cfg, opt.ID, len(recs), rebuilding)
+		known, err = checkIdentity(opt.DataDir, cfg, opt.ID, replicaRecs, rebuilding)
 	}
-	if err == nil && !known && len(recs) > 0 && !rebuilding {
+	if err == nil && !known && replicaRecs > 0 && !rebuilding {
 		// A data directory from before identities: record it now.
 		err, known = writeIdentity(opt.DataDir, cfg, opt.ID), true
 	}
@@ -191,7 +192,7 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	// NewNode may already send (a restarted replica resumes its timers),
 	// so the socket is bound first; the owner starts after, and from
 	// then on only the owner touches n.node.
-	st := &storage{log: log, tr: n.tr}
+	st := &storage{log: log, tr: n.tr, idRec: identityRecord(cfg, opt.ID), logged: logged}
 	if rebuilding {
 		st.rebuilt = func() error { return clearRebuild(opt.DataDir) }
 	}
@@ -438,6 +439,10 @@ type storage struct {
 	identify func() error
 	// rebuilt clears the rebuild mark (see RebuildFile); nil if none.
 	rebuilt func() error
+	// idRec is the identity record the log starts with; logged: the
+	// log has it.
+	idRec  paxos.Record
+	logged bool
 }
 
 // Rebuilt implements lockmgr.RebuildStorage.
@@ -448,11 +453,19 @@ func (s *storage) Rebuilt() error {
 	return s.rebuilt()
 }
 
-func (s *storage) Append(recs []paxos.Record) error { return s.log.Append(recs) }
+func (s *storage) Append(recs []paxos.Record) error {
+	if !s.logged {
+		// The log's first records: the identity goes first.
+		s.logged = true
+		return s.log.Append(append([]paxos.Record{s.idRec}, recs...))
+	}
+	return s.log.Append(recs)
+}
 
 func (s *storage) Rewrite(recs []paxos.Record) error {
 	s.tr.flush()
-	if err := s.log.Rewrite(recs); err != nil {
+	s.logged = true
+	if err := s.log.Rewrite(append([]paxos.Record{s.idRec}, recs...)); err != nil {
 		return err
 	}
 	return s.identified()
