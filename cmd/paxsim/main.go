@@ -214,6 +214,9 @@ type seedLine struct {
 	RecoveryNs int64 `json:"recovery_ns"`
 	MaxWaitNs  int64 `json:"max_wait_ns"`
 	WallUs     int64 `json:"wall_us"`
+	// Swarm: the range flags the sweep was given, if any (-merge refuses
+	// to add up seeds drawn from different ranges).
+	Swarm string `json:"swarm,omitempty"`
 }
 
 // lineOf is one seed's result as a -json line. The summary is added up
@@ -225,7 +228,7 @@ func lineOf(opt *options, res *scenarios.Result, wall time.Duration) seedLine {
 		WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash),
 		RecoveryMs: ms(res.RecoveryNs), MaxWaitMs: ms(res.MaxWaitNs),
 		VirtualNs: res.VirtualNs, RecoveryNs: res.RecoveryNs, MaxWaitNs: res.MaxWaitNs,
-		WallUs: wall.Microseconds()}
+		WallUs: wall.Microseconds(), Swarm: strings.Join(opt.swarm, " ")}
 	if !res.OK {
 		line.Replay = replayCmd(opt, res.Seed)
 	}

@@ -57,11 +57,13 @@ func merge(opt *options, stdout, stderr io.Writer) int {
 // once, from its first line. Memory grows with the seeds seen (a map entry
 // each), not with the lines' size.
 type merger struct {
-	start  uint64
-	seeds  int
-	tot    totals
-	seen   map[uint64]seenSeed
-	failed []seedLine // in the order read; sorted for printing
+	start     uint64
+	seeds     int
+	tot       totals
+	seen      map[uint64]seenSeed
+	failed    []seedLine // in the order read; sorted for printing
+	swarm     string     // of the first line: every line's must be the same
+	swarmFrom seenSeed
 	// Counts for the report.
 	files                      []string
 	lines, skipped, duplicates int
@@ -173,6 +175,12 @@ func (m *merger) add(text []byte, at seenSeed) error {
 	l, missing := in.decode()
 	if missing != "" {
 		return fmt.Errorf("%s: not a paxsim -json seed line: no %q (written by an older paxsim?)", m.where(at), missing)
+	}
+	if m.lines == 0 {
+		m.swarm, m.swarmFrom = l.Swarm, at
+	} else if l.Swarm != m.swarm {
+		return fmt.Errorf("%s: seed %d was drawn with range flags %q, the line at %s with %q: shards of different sweeps",
+			m.where(at), l.Seed, l.Swarm, m.where(m.swarmFrom), m.swarm)
 	}
 	last := m.start + uint64(m.seeds) - 1
 	if l.Seed < m.start || l.Seed > last {
@@ -302,6 +310,7 @@ type mergedSummary struct {
 	Duplicates      int      `json:"duplicates"`
 	Disagreements   int      `json:"disagreements"`
 	Complete        bool     `json:"complete"`
+	Swarm           string   `json:"swarm,omitempty"`
 }
 
 func (m *merger) result() mergedSummary {
@@ -315,7 +324,7 @@ func (m *merger) result() mergedSummary {
 		MaxRecoveryNs: t.maxRecoveryNs, MaxRecoverySeed: t.maxRecoverySeed,
 		MaxWaitNs: t.maxWaitNs, MaxWaitSeed: t.maxWaitSeed, SeedWallUs: t.wallUs,
 		Missing: m.missing(), Duplicates: m.duplicates, Disagreements: len(m.disagree),
-		Complete: m.missing() == 0 && len(m.disagree) == 0}
+		Complete: m.missing() == 0 && len(m.disagree) == 0, Swarm: m.swarm}
 }
 
 // errNoInput is returned for standard input that is a terminal: -merge

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -134,6 +135,7 @@ func mergeText(t *testing.T, flags []string, inputs ...[]string) (int, string, s
 // lines of one seed that disagree, and lines that are not seed lines.
 func TestMergeFindsWhatIsWrong(t *testing.T) {
 	lines := sweepLines(t, "-seeds", "6", "-start", "3")
+	narrowed := sweepLines(t, "-seeds", "1", "-start", "3", "-replicas", "3")
 	rangeFlags := []string{"-seeds", "6", "-start", "3"}
 
 	code, out, _ := mergeText(t, rangeFlags, lines[:2], lines[2:])
@@ -171,6 +173,7 @@ func TestMergeFindsWhatIsWrong(t *testing.T) {
 		{"cut short", rangeFlags, []string{lines[0][:20]}, "ina:1: not JSON"},
 		{"older paxsim", rangeFlags, []string{`{"seed":3,"ok":true,"ops":1,"events":1,"trace_hash":"00","virtual_ms":1}`}, `no "virtual_ns" (written by an older paxsim?)`},
 		{"not a seed line", rangeFlags, []string{`{"seed":"x"}`}, "not a paxsim -json seed line"},
+		{"another swarm", rangeFlags, append(slices.Clone(lines[:2]), narrowed...), `ina:3: seed 3 was drawn with range flags "-replicas 3", the line at `},
 	}
 	for _, tt := range bad {
 		code, _, errs := mergeText(t, tt.flags, tt.in)
