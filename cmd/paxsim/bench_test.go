@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 
@@ -30,4 +34,33 @@ func BenchmarkSweep(b *testing.B) {
 	sec := b.Elapsed().Seconds()
 	b.ReportMetric(float64(seeds.Load())/sec, "seeds/s")
 	b.ReportMetric(float64(virt.Load())/1e9/sec, "sim-s/wall-s")
+}
+
+// BenchmarkMerge: what `paxsim -merge` costs per seed line, reading a file
+// of 100,000 lines (one real seed's line, renumbered). A nightly sweep of
+// 400,000 seeds is four times this.
+func BenchmarkMerge(b *testing.B) {
+	const lines = 100_000
+	res := scenarios.Run(scenarios.Generate(1, scenarios.DefaultRanges()), scenarios.Options{})
+	line := lineOf(&options{}, &res, 0)
+	var buf bytes.Buffer
+	for s := uint64(1); s <= lines; s++ {
+		line.Seed = s
+		j, _ := json.Marshal(line)
+		buf.Write(j)
+		buf.WriteByte('\n')
+	}
+	name := filepath.Join(b.TempDir(), "shard.jsonl")
+	if err := os.WriteFile(name, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(buf.Len()))
+	b.ResetTimer()
+	for range b.N {
+		m := newMerger(1, lines)
+		if err := m.readAll([]string{name}, nil); err != nil || m.tot.seeds != lines {
+			b.Fatalf("%v, %d seeds", err, m.tot.seeds)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
 }

@@ -9,6 +9,8 @@
 //	paxsim -seed 42 -trace     ... and every simulator event
 //	paxsim -json               one JSON object per seed
 //	paxsim -out DIR            write artifacts for every failure
+//	paxsim -shard 2/8          the third of 8 slices of the sweep
+//	paxsim -merge FILE...      the summary of the -json lines of shards
 //
 // The exit code is 0 when every seed passed, 1 on any failure, 2 on bad
 // usage.
@@ -49,6 +51,14 @@ type options struct {
 	failfast bool
 	parallel int
 	ranges   scenarios.Ranges
+	// -shard narrows start and seeds to the shard's slice; sweepStart and
+	// sweepSeeds keep the whole sweep (equal to start and seeds without it).
+	shard      shardFlag
+	sweepStart uint64
+	sweepSeeds int
+	merge      bool
+	mergeFiles []string
+	stdin      io.Reader // what -merge reads without files
 }
 
 func main() {
@@ -64,11 +74,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "paxsim: %v\n", err)
 		return 2
 	}
+	// Not in parseFlags, which only reads its arguments (the deploy tests
+	// run it on the command lines of the workflow and the Job).
+	if opt.out != "" {
+		if err := checkOutDir(opt.out); err != nil {
+			fmt.Fprintf(stderr, "paxsim: %v\n", err)
+			return 2
+		}
+	}
 	switch {
 	case opt.scenario != "":
 		return runScenarioFile(opt, stdout, stderr)
 	case opt.seed.set:
 		return replay(opt, stdout, stderr)
+	case opt.merge:
+		return merge(opt, stdout, stderr)
 	}
 	return sweep(opt, stdout, stderr)
 }
@@ -76,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs := flag.NewFlagSet("paxsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	opt := &options{ranges: scenarios.DefaultRanges()}
+	opt := &options{ranges: scenarios.DefaultRanges(), stdin: os.Stdin}
 	fs.IntVar(&opt.seeds, "seeds", 500, "number of seeds to sweep")
 	fs.Uint64Var(&opt.start, "start", 1, "first seed of the sweep")
 	fs.Var(&opt.seed, "seed", "replay this one seed")
@@ -88,12 +108,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&opt.rewrite, "rewrite", false, "with -scenario: rewrite the file's expected output")
 	fs.BoolVar(&opt.failfast, "failfast", false, "stop handing out seeds after the first failure (seeds already running finish)")
 	fs.IntVar(&opt.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
+	fs.Var(&opt.shard, "shard", "run only the I-th of N disjoint slices of the sweep: I/N, I in 0..N-1")
+	fs.BoolVar(&opt.merge, "merge", false, "read the -json lines of shards from the files named (or standard input) and print the summary of the whole sweep given by -seeds and -start")
 	swarmFlags := registerSwarmFlags(fs, &opt.ranges)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
-	if fs.NArg() > 0 {
-		return nil, fmt.Errorf("unexpected argument %q (flags only; see -h)", fs.Arg(0))
+	if opt.merge {
+		opt.mergeFiles = fs.Args()
+	} else if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags only, but for the files of -merge; see -h)", fs.Arg(0))
+	}
+	if err := checkModes(fs, opt); err != nil {
+		return nil, err
 	}
 	// A replay line must regenerate the same scenario, so it repeats the
 	// range flags the sweep was given (in the order the flag set lists them).
@@ -108,15 +135,33 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if opt.seeds < 1 {
 		return nil, fmt.Errorf("-seeds %d: want at least 1", opt.seeds)
 	}
+	if err := checkRange(opt.start, opt.seeds); err != nil {
+		return nil, err
+	}
+	if err := applyShard(opt); err != nil {
+		return nil, err
+	}
 	if opt.parallel < 1 {
 		return nil, fmt.Errorf("-parallel %d: want at least 1", opt.parallel)
 	}
-	if opt.out != "" {
-		if err := checkOutDir(opt.out); err != nil {
-			return nil, err
-		}
-	}
 	return opt, nil
+}
+
+// checkModes refuses flags that the chosen mode would silently ignore:
+// -shard slices a sweep, and -merge only reads finished results (their
+// range flags included: -seeds and -start say which sweep to expect).
+func checkModes(fs *flag.FlagSet, opt *options) error {
+	var err error
+	fs.Visit(func(f *flag.Flag) {
+		switch {
+		case err != nil:
+		case opt.merge && f.Name != "merge" && f.Name != "seeds" && f.Name != "start" && f.Name != "json":
+			err = fmt.Errorf("-merge reads finished results: -%s does not apply (only -seeds, -start and -json do)", f.Name)
+		case opt.shard.set && (f.Name == "seed" || f.Name == "scenario"):
+			err = fmt.Errorf("-shard slices a sweep: it does not go with -%s", f.Name)
+		}
+	})
+	return err
 }
 
 func parseSizes(s string) ([]int, error) {
@@ -163,6 +208,31 @@ type seedLine struct {
 	RecoveryMs float64 `json:"recovery_ms"`
 	MaxWaitMs  float64 `json:"max_wait_ms"`
 	Replay     string  `json:"replay,omitempty"`
+	// The same figures unrounded, so that merging shards' lines (-merge)
+	// gives exactly the totals one run prints.
+	VirtualNs  int64 `json:"virtual_ns"`
+	RecoveryNs int64 `json:"recovery_ns"`
+	MaxWaitNs  int64 `json:"max_wait_ns"`
+	WallUs     int64 `json:"wall_us"`
+	// Swarm: the range flags the sweep was given, if any (-merge refuses
+	// to add up seeds drawn from different ranges).
+	Swarm string `json:"swarm,omitempty"`
+}
+
+// lineOf is one seed's result as a -json line. The summary is added up
+// from these lines, in a sweep and in -merge alike, so the two cannot
+// count differently.
+func lineOf(opt *options, res *scenarios.Result, wall time.Duration) seedLine {
+	line := seedLine{Seed: res.Seed, OK: res.OK, Kind: res.Kind, Detail: res.Detail, Ops: res.Ops,
+		OpsTotal: res.OpsTotal, Events: res.Events, VirtualMs: res.VirtualNs / 1e6,
+		WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash),
+		RecoveryMs: ms(res.RecoveryNs), MaxWaitMs: ms(res.MaxWaitNs),
+		VirtualNs: res.VirtualNs, RecoveryNs: res.RecoveryNs, MaxWaitNs: res.MaxWaitNs,
+		WallUs: wall.Microseconds(), Swarm: strings.Join(opt.swarm, " ")}
+	if !res.OK {
+		line.Replay = replayCmd(opt, res.Seed)
+	}
+	return line
 }
 
 // registerSwarmFlags registers the flags that shape Generate's draw, from
@@ -241,29 +311,42 @@ func replayCmd(opt *options, seed uint64) string {
 	return cmd
 }
 
+// totals is what the summary says of a sweep. Every field is a sum or a
+// maximum of the seeds' lines, so a sum of shards' totals is the whole
+// sweep's, whatever order the seeds came in; a per-seed counter added to
+// seedLine is summed here and merges the same way.
 type totals struct {
 	seeds, failures, ops int
 	events               uint64
 	virtualNs            int64
-	// The worst liveness figures after the heal, and their seeds.
+	// The worst liveness figures after the heal, and their seeds (the
+	// lowest seed among equals, so the order seeds finish in cannot show).
 	maxRecoveryNs, maxWaitNs     int64
 	maxRecoverySeed, maxWaitSeed uint64
+	// wallUs: the seeds' own wall times, summed (not the sweep's).
+	wallUs int64
 }
 
-func (t *totals) add(res *scenarios.Result) {
+func (t *totals) add(l *seedLine) {
 	t.seeds++
-	t.ops += res.Ops
-	t.events += res.Events
-	t.virtualNs += res.VirtualNs
-	if !res.OK {
+	t.ops += l.Ops
+	t.events += l.Events
+	t.virtualNs += l.VirtualNs
+	t.wallUs += l.WallUs
+	if !l.OK {
 		t.failures++
 	}
-	if res.RecoveryNs > t.maxRecoveryNs {
-		t.maxRecoveryNs, t.maxRecoverySeed = res.RecoveryNs, res.Seed
+	if worse(l.RecoveryNs, l.Seed, t.maxRecoveryNs, t.maxRecoverySeed) {
+		t.maxRecoveryNs, t.maxRecoverySeed = l.RecoveryNs, l.Seed
 	}
-	if res.MaxWaitNs > t.maxWaitNs {
-		t.maxWaitNs, t.maxWaitSeed = res.MaxWaitNs, res.Seed
+	if worse(l.MaxWaitNs, l.Seed, t.maxWaitNs, t.maxWaitSeed) {
+		t.maxWaitNs, t.maxWaitSeed = l.MaxWaitNs, l.Seed
 	}
+}
+
+// worse: does figure v of seed s replace the maximum m of seed ms?
+func worse(v int64, s uint64, m int64, ms uint64) bool {
+	return v > m || v == m && v > 0 && s < ms
 }
 
 func sweep(opt *options, stdout, stderr io.Writer) int {
@@ -293,12 +376,13 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 				if seed%determinismEvery == 0 && res.OK {
 					checkDeterminism(&res, opt.ranges)
 				}
+				line := lineOf(opt, &res, wall)
 				mu.Lock()
-				tot.add(&res)
+				tot.add(&line)
 				if !res.OK {
 					stop.Store(true)
 				}
-				report(opt, stdout, stderr, &res, wall)
+				report(opt, stdout, stderr, &res, &line)
 				progress.update(tot)
 				mu.Unlock()
 			}
@@ -328,15 +412,8 @@ func checkDeterminism(res *scenarios.Result, r scenarios.Ranges) {
 
 // report prints one seed's outcome: a JSON line with -json, a failure
 // block otherwise, and writes artifacts for a failure with -out.
-func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall time.Duration) {
+func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, line *seedLine) {
 	if opt.json {
-		line := seedLine{Seed: res.Seed, OK: res.OK, Kind: res.Kind, Detail: res.Detail, Ops: res.Ops,
-			OpsTotal: res.OpsTotal, Events: res.Events, VirtualMs: res.VirtualNs / 1e6,
-			WallMs: wall.Milliseconds(), TraceHash: fmt.Sprintf("%016x", res.TraceHash),
-			RecoveryMs: ms(res.RecoveryNs), MaxWaitMs: ms(res.MaxWaitNs)}
-		if !res.OK {
-			line.Replay = replayCmd(opt, res.Seed)
-		}
 		b, _ := json.Marshal(line)
 		fmt.Fprintln(stdout, string(b))
 	}
@@ -369,16 +446,28 @@ func firstLine(s string) string {
 	return s
 }
 
+// summary prints what a sweep found, then how fast it ran. The first part
+// is a function of the seeds alone: -merge prints it the same from the
+// shards' lines.
 func summary(w io.Writer, opt *options, t totals, wall time.Duration) {
+	summaryCounts(w, opt.start, opt.start+uint64(t.seeds)-1, t)
+	if opt.shard.set {
+		fmt.Fprintf(w, "  shard       %s of the sweep of %d seeds (%d..%d)\n",
+			opt.shard.String(), opt.sweepSeeds, opt.sweepStart, opt.sweepStart+uint64(opt.sweepSeeds)-1)
+	}
 	ratio := float64(t.virtualNs) / float64(wall.Nanoseconds())
-	fmt.Fprintf(w, "paxsim: %d seeds (%d..%d), %d failures\n", t.seeds, opt.start, opt.start+uint64(t.seeds)-1, t.failures)
-	fmt.Fprintf(w, "  operations  %d\n", t.ops)
-	fmt.Fprintf(w, "  events      %d\n", t.events)
-	fmt.Fprintf(w, "  simulated   %.1f s\n", float64(t.virtualNs)/1e9)
 	fmt.Fprintf(w, "  wall        %.2f s on %d workers\n", wall.Seconds(), opt.parallel)
 	fmt.Fprintf(w, "  sim/wall    %.0fx\n", ratio)
 	fmt.Fprintf(w, "  seeds/s     %.1f\n", float64(t.seeds)/wall.Seconds())
 	fmt.Fprintf(w, "  events/s    %.0f\n", float64(t.events)/wall.Seconds())
+}
+
+// summaryCounts is the part of the summary that depends on the seeds only.
+func summaryCounts(w io.Writer, first, last uint64, t totals) {
+	fmt.Fprintf(w, "paxsim: %d seeds (%d..%d), %d failures\n", t.seeds, first, last, t.failures)
+	fmt.Fprintf(w, "  operations  %d\n", t.ops)
+	fmt.Fprintf(w, "  events      %d\n", t.events)
+	fmt.Fprintf(w, "  simulated   %.1f s\n", float64(t.virtualNs)/1e9)
 	fmt.Fprintf(w, "  recovery    at most %.1f ms after the heal (seed %d; bound %d election timeouts)\n",
 		float64(t.maxRecoveryNs)/1e6, t.maxRecoverySeed, scenarios.RecoveryElections)
 	fmt.Fprintf(w, "  max wait    %.1f ms after the heal (seed %d; bound %d election timeouts)\n",
@@ -440,7 +529,8 @@ func replay(opt *options, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, describeHistory(&res))
 	}
 	if opt.json {
-		report(opt, stdout, stderr, &res, wall)
+		line := lineOf(opt, &res, wall)
+		report(opt, stdout, stderr, &res, &line)
 	} else {
 		fmt.Fprintf(stdout, "seed %d: %s\n  ops %d/%d, events %d, virtual %.3f ms, wall %v, trace_hash %016x\n",
 			seed, res.Summary(), res.Ops, res.OpsTotal, res.Events, float64(res.VirtualNs)/1e6, wall.Round(time.Microsecond), res.TraceHash)
