@@ -28,6 +28,10 @@ type ServerConfig struct {
 	// TickNs is the length of a tick in ns, which turns a session's lease
 	// (ms, in the replicated state) into ticks of this replica's clock.
 	TickNs int64
+	// Mark, if not nil, is told each time the server or its state
+	// machine reaches a situation Mark names (coverage marks, for a test
+	// harness; Paxos.Mark is the replica's own).
+	Mark func(Mark)
 }
 
 // DefaultServerConfig returns the defaults for replica id of peers; the
@@ -123,6 +127,7 @@ func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
 		return nil, fmt.Errorf("lockmgr: ServerConfig: SnapshotSlots, ClientTTLTicks, ReproposeTicks and TickNs must be > 0")
 	}
 	s := &Server{cfg: cfg, rep: rep, sm: NewStateMachine(cfg.SM), clients: map[ClientID]*clientRef{}}
+	s.sm.mark = cfg.Mark
 	s.leases.init()
 	return s, nil
 }
@@ -181,7 +186,7 @@ func (s *Server) countersSlice() []uint64 {
 func (s *Server) receive(from Addr, pkt []byte) {
 	kind, body, err := paxos.ParseFrame(pkt)
 	if err != nil {
-		s.counters[BadPacket]++
+		s.badPacket()
 		return
 	}
 	switch kind {
@@ -192,7 +197,7 @@ func (s *Server) receive(from Addr, pkt []byte) {
 		m := &s.in
 		*m = paxos.Message{}
 		if err := paxos.DecodeMessageBody(kind, body, m); err != nil {
-			s.counters[BadPacket]++
+			s.badPacket()
 			return
 		}
 		if Addr(m.From) != from {
@@ -207,13 +212,19 @@ func (s *Server) receive(from Addr, pkt []byte) {
 	case KindRequest:
 		q, err := DecodeRequest(body)
 		if err != nil {
-			s.counters[BadPacket]++
+			s.badPacket()
 			return
 		}
 		s.request(from, &q)
 	default:
 		s.counters[UnknownKind]++
 	}
+}
+
+// badPacket counts a packet that did not decode.
+func (s *Server) badPacket() {
+	s.counters[BadPacket]++
+	markWith(s.cfg.Mark, MarkBadPacket)
 }
 
 // request handles one client request: answer from the at-most-once table
@@ -260,6 +271,7 @@ func (s *Server) request(from Addr, q *Request) {
 		// still Queued is in the replicated state too; this replica now
 		// knows where the client is and answers it when the grant is
 		// applied, so nothing goes into the log again.
+		markWith(s.cfg.Mark, MarkDupAnswered)
 		s.replyResult(q.Client, q.Seq, res)
 		return
 	}
@@ -269,6 +281,7 @@ func (s *Server) request(from Addr, q *Request) {
 	if err := s.rep.Propose(q.Command.Encode(nil)); err != nil {
 		s.counters[Rejected]++
 		if errors.Is(err, paxos.ErrNoLeader) || errors.Is(err, paxos.ErrBusy) {
+			markWith(s.cfg.Mark, MarkRedirected)
 			s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Redirect, Leader: s.rep.Leader()})
 		}
 		return
@@ -366,6 +379,7 @@ func (s *Server) adopt(sm *StateMachine, slot uint64) {
 	assert(slot >= s.nextApply, "a snapshot installed does not go back")
 	assert(sm.Applied() < slot, "a snapshot's state covers only slots below its slot")
 	s.sm, s.nextApply = sm, slot
+	sm.mark = s.cfg.Mark
 	if s.obs != nil {
 		s.obs.Restored(slot)
 	}

@@ -95,6 +95,7 @@ type StateMachine struct {
 	sessions    map[ClientID]*session
 	nonces      map[ClientID]ClientID // open nonce -> its live session
 	scratch     []byte                // Hash's encoding, reused
+	mark        func(Mark)            // coverage marks (ServerConfig.Mark); not state
 }
 
 type lockState struct {
@@ -149,6 +150,7 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 		if sess == nil {
 			return Result{Status: SessionExpired}, nil
 		}
+		markWith(s.mark, MarkSessionExpired)
 		return Result{Status: Ended}, s.end(sess)
 	case OpOpen:
 		return s.open(c), nil
@@ -161,16 +163,22 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 	case sess == nil:
 		return Result{Status: SessionExpired}, nil
 	case !sess.tagValid(c):
+		markWith(s.mark, MarkForgedRefused)
 		return Result{Status: Refused}, nil
 	case c.Op.ReadOnly():
 		// A read changes nothing and is recorded nowhere: the server
 		// answers it with the table as it stands at this point of the log.
 		return Result{Status: Report}, nil
 	case c.Seq < sess.seq:
+		markWith(s.mark, MarkStaleApplied)
 		return Result{Status: Stale}, nil
 	case c.Seq == sess.seq:
 		// A retry or a network duplicate: answer from the record.
+		markWith(s.mark, MarkDupApplied)
 		return sess.result, nil
+	}
+	if sess.result.Status == Queued {
+		markWith(s.mark, MarkWaitWithdrawn)
 	}
 	s.cancelWait(sess)
 	if c.Op == OpClose {
@@ -210,6 +218,9 @@ func (s *StateMachine) end(sess *session) []Grant {
 		_, g := s.release(sess, sess.held[0])
 		grants = append(grants, g...)
 	}
+	if len(grants) > 0 {
+		markWith(s.mark, MarkGrantOnEnd)
+	}
 	delete(s.sessions, sess.id)
 	delete(s.nonces, sess.nonce)
 	return grants
@@ -233,7 +244,11 @@ func (s *StateMachine) execute(sess *session, c Command) (Result, []Grant) {
 	case OpLock, OpTryLock:
 		return s.acquire(sess, c), nil
 	case OpUnlock:
-		return s.release(sess, c.Name)
+		res, grants := s.release(sess, c.Name)
+		if len(grants) > 0 {
+			markWith(s.mark, MarkGrantOnRelease)
+		}
+		return res, grants
 	}
 	return Result{Status: Invalid}, nil
 }

@@ -28,6 +28,10 @@ type Config struct {
 
 	// Rand is the injected, seeded source of every random choice.
 	Rand *rand.Rand
+
+	// Mark, if not nil, is told each time the replica reaches one of the
+	// situations Mark names (coverage marks, for a test harness).
+	Mark func(Mark)
 }
 
 // DefaultConfig returns sane values for a replica of the given group; the

@@ -34,6 +34,9 @@ func (r *Replica) becomeLeader() {
 			cmds = s.cmds
 		} else if b := r.cand.best.peek(n); b != nil && b.state != SlotEmpty {
 			cmds = b.cmds
+			r.mark(MarkValueRecovered)
+		} else {
+			r.mark(MarkHoleFilled)
 		}
 		out = append(out, r.proposeAt(n, cmds))
 	}
@@ -129,6 +132,7 @@ func stepLeader(r *Replica, m *Message) {
 	case MsgHeartbeatAck:
 		if m.Reject {
 			if r.ballot.Less(m.Ballot) {
+				r.mark(MarkLeaderDeposed)
 				r.becomeFollower(0)
 			}
 			return
@@ -148,6 +152,7 @@ func stepLeader(r *Replica, m *Message) {
 func (r *Replica) handleAccepted(m *Message) {
 	if m.Reject {
 		if r.ballot.Less(m.Ballot) {
+			r.mark(MarkLeaderDeposed)
 			r.becomeFollower(0)
 		}
 		return
@@ -189,6 +194,7 @@ func tickLeader(r *Replica) {
 		heard := popcount(r.active | 1<<r.self)
 		r.quorumElapsed, r.active = 0, 0
 		if heard < r.quorum {
+			r.mark(MarkQuorumLost)
 			r.becomeFollower(0)
 		}
 	}
@@ -212,6 +218,7 @@ func (r *Replica) resendAccepts() {
 			es = append(es, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
 		}
 		if len(es) > 0 {
+			r.mark(MarkAcceptsResent)
 			r.send(Message{Type: MsgAccept, To: p, Ballot: r.ballot, Commit: r.commit, Entries: es})
 		}
 	}

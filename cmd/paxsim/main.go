@@ -9,6 +9,7 @@
 //	paxsim -seed 42 -trace     ... and every simulator event
 //	paxsim -json               one JSON object per seed
 //	paxsim -out DIR            write artifacts for every failure
+//	paxsim -coverage           count coverage marks; print which the sweep reached
 //
 // The exit code is 0 when every seed passed, 1 on any failure, 2 on bad
 // usage.
@@ -33,6 +34,7 @@ import (
 
 	"paxlock/scenarios"
 	"paxlock/sim"
+	"paxlock/sim/cover"
 )
 
 type options struct {
@@ -49,6 +51,7 @@ type options struct {
 	failfast bool
 	parallel int
 	ranges   scenarios.Ranges
+	coverage bool
 }
 
 func main() {
@@ -88,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&opt.rewrite, "rewrite", false, "with -scenario: rewrite the file's expected output")
 	fs.BoolVar(&opt.failfast, "failfast", false, "stop handing out seeds after the first failure (seeds already running finish)")
 	fs.IntVar(&opt.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
+	fs.BoolVar(&opt.coverage, "coverage", false, "count coverage marks and print which the run reached (marks never hit first); with -json, per seed")
 	swarmFlags := registerSwarmFlags(fs, &opt.ranges)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -163,6 +167,9 @@ type seedLine struct {
 	RecoveryMs float64 `json:"recovery_ms"`
 	MaxWaitMs  float64 `json:"max_wait_ms"`
 	Replay     string  `json:"replay,omitempty"`
+	// Coverage (with -coverage): hits per coverage mark; a mark not
+	// listed was not hit. Summing the maps of many seeds gives the sweep's.
+	Coverage map[string]uint64 `json:"coverage,omitempty"`
 }
 
 // registerSwarmFlags registers the flags that shape Generate's draw, from
@@ -248,6 +255,7 @@ type totals struct {
 	// The worst liveness figures after the heal, and their seeds.
 	maxRecoveryNs, maxWaitNs     int64
 	maxRecoverySeed, maxWaitSeed uint64
+	cov                          *cover.Sweep // nil without -coverage
 }
 
 func (t *totals) add(res *scenarios.Result) {
@@ -264,6 +272,9 @@ func (t *totals) add(res *scenarios.Result) {
 	if res.MaxWaitNs > t.maxWaitNs {
 		t.maxWaitNs, t.maxWaitSeed = res.MaxWaitNs, res.Seed
 	}
+	if t.cov != nil && res.Coverage != nil {
+		t.cov.Add(res.Coverage)
+	}
 }
 
 func sweep(opt *options, stdout, stderr io.Writer) int {
@@ -277,6 +288,9 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 		tot totals
 		wg  sync.WaitGroup
 	)
+	if opt.coverage {
+		tot.cov = scenarios.Coverage().NewSweep()
+	}
 	progress := newProgress(stderr, opt.seeds, opt.json)
 	for w := 0; w < opt.parallel; w++ {
 		wg.Add(1)
@@ -288,7 +302,7 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 					return
 				}
 				t0 := time.Now()
-				res := scenarios.Run(scenarios.Generate(seed, opt.ranges), scenarios.Options{})
+				res := scenarios.Run(scenarios.Generate(seed, opt.ranges), scenarios.Options{Coverage: opt.coverage})
 				wall := time.Since(t0)
 				if seed%determinismEvery == 0 && res.OK {
 					checkDeterminism(&res, opt.ranges)
@@ -337,6 +351,9 @@ func report(opt *options, stdout, stderr io.Writer, res *scenarios.Result, wall 
 		if !res.OK {
 			line.Replay = replayCmd(opt, res.Seed)
 		}
+		if res.Coverage != nil {
+			line.Coverage = scenarios.Coverage().Map(res.Coverage)
+		}
 		b, _ := json.Marshal(line)
 		fmt.Fprintln(stdout, string(b))
 	}
@@ -383,6 +400,9 @@ func summary(w io.Writer, opt *options, t totals, wall time.Duration) {
 		float64(t.maxRecoveryNs)/1e6, t.maxRecoverySeed, scenarios.RecoveryElections)
 	fmt.Fprintf(w, "  max wait    %.1f ms after the heal (seed %d; bound %d election timeouts)\n",
 		float64(t.maxWaitNs)/1e6, t.maxWaitSeed, scenarios.WaitElections)
+	if t.cov != nil {
+		scenarios.Coverage().WriteTable(w, t.cov)
+	}
 }
 
 // progress rewrites one status line on a terminal-like stream.
@@ -426,7 +446,7 @@ func (p *progress) done() {
 func replay(opt *options, stdout, stderr io.Writer) int {
 	seed := opt.seed.v
 	scn := scenarios.Generate(seed, opt.ranges)
-	o := scenarios.Options{KeepTrace: opt.trace}
+	o := scenarios.Options{KeepTrace: opt.trace, Coverage: opt.coverage}
 	if opt.verbose {
 		fmt.Fprint(stdout, describeScenario(&scn))
 	}
@@ -444,6 +464,11 @@ func replay(opt *options, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "seed %d: %s\n  ops %d/%d, events %d, virtual %.3f ms, wall %v, trace_hash %016x\n",
 			seed, res.Summary(), res.Ops, res.OpsTotal, res.Events, float64(res.VirtualNs)/1e6, wall.Round(time.Microsecond), res.TraceHash)
+		if res.Coverage != nil {
+			one := scenarios.Coverage().NewSweep()
+			one.Add(res.Coverage)
+			scenarios.Coverage().WriteTable(stdout, one)
+		}
 		if !res.OK && opt.out != "" {
 			if dir, err := writeArtifacts(opt.out, opt.ranges, seed); err != nil {
 				fmt.Fprintf(stderr, "paxsim: artifacts: %v\n", err)
