@@ -278,6 +278,7 @@ func (t *totals) add(res *scenarios.Result) {
 }
 
 func sweep(opt *options, stdout, stderr io.Writer) int {
+	defer tuneGC()()
 	start := time.Now()
 	var next atomic.Uint64
 	var stop atomic.Bool
