@@ -96,6 +96,9 @@ type StateMachine struct {
 	nonces      map[ClientID]ClientID // open nonce -> its live session
 	scratch     []byte                // Hash's encoding, reused
 	mark        func(Mark)            // coverage marks (ServerConfig.Mark); not state
+	// Scratch of sessionIDs and lockNames; not state.
+	idsScratch   []ClientID
+	namesScratch []string
 }
 
 type lockState struct {
@@ -335,4 +338,12 @@ func (s *StateMachine) Status() []LockStatus {
 
 // lockNames lists the lock names in order: nothing that reaches an output
 // iterates the map itself.
-func (s *StateMachine) lockNames() []string { return slices.Sorted(maps.Keys(s.locks)) }
+//
+// The slice is the state machine's scratch, valid until the next call
+// (see sessionIDs).
+func (s *StateMachine) lockNames() []string {
+	clear(s.namesScratch) // let go of names of locks that are gone
+	s.namesScratch = slices.AppendSeq(s.namesScratch[:0], maps.Keys(s.locks))
+	slices.Sort(s.namesScratch)
+	return s.namesScratch
+}
