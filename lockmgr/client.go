@@ -336,8 +336,8 @@ func (c *Client) tickRequest(r *request) {
 		return
 	}
 	r.attempts++
-	markWith(c.cfg.Mark, MarkClientRetry)
 	r.target = c.retryTarget(r.target)
+	markWith(c.cfg.Mark, MarkClientRetry)
 	backoff := min(c.cfg.TimeoutTicks<<min(r.attempts, 16), c.cfg.BackoffMaxTicks)
 	r.backoff = backoff/2 + c.cfg.Rand.IntN(backoff/2+1)
 	c.send(r)

@@ -304,6 +304,9 @@ func (s *Server) apply(e paxos.Entry) {
 			continue
 		}
 		res, grants := s.sm.Apply(e.Slot, c)
+		if res.Status == Stale && c.Op.Session() {
+			markWith(s.cfg.Mark, MarkStaleApplied)
+		}
 		if s.obs != nil {
 			s.obs.Applied(e.Slot, c, res, grants)
 		}

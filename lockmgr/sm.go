@@ -173,7 +173,6 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 		// answers it with the table as it stands at this point of the log.
 		return Result{Status: Report}, nil
 	case c.Seq < sess.seq:
-		markWith(s.mark, MarkStaleApplied)
 		return Result{Status: Stale}, nil
 	case c.Seq == sess.seq:
 		// A retry or a network duplicate: answer from the record.

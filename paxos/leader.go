@@ -34,10 +34,8 @@ func (r *Replica) becomeLeader() {
 			cmds = s.cmds
 		} else if b := r.cand.best.peek(n); b != nil && b.state != SlotEmpty {
 			cmds = b.cmds
-			r.mark(MarkValueRecovered)
-		} else {
-			r.mark(MarkHoleFilled)
 		}
+		r.markReproposed(n)
 		out = append(out, r.proposeAt(n, cmds))
 	}
 	r.nextSlot = end
@@ -47,6 +45,22 @@ func (r *Replica) becomeLeader() {
 		r.broadcast(Message{Type: MsgHeartbeat, Ballot: r.ballot, Commit: r.commit})
 	}
 	r.sendAccepts(out)
+}
+
+// markReproposed reports what phase 1 gave slot n: a value a promise
+// reported, or nothing (a hole, filled with a no-op).
+func (r *Replica) markReproposed(n uint64) {
+	if r.cfg.Mark == nil {
+		return
+	}
+	if s := r.log.peek(n); s != nil && s.state == SlotChosen {
+		return
+	}
+	if b := r.cand.best.peek(n); b != nil && b.state != SlotEmpty {
+		r.mark(MarkValueRecovered)
+	} else {
+		r.mark(MarkHoleFilled)
+	}
 }
 
 // proposeAt accepts a value locally at the leader's ballot and returns the
