@@ -36,6 +36,9 @@ type ClientConfig struct {
 	// Rand draws retry jitter, the open nonce and the session's secret;
 	// a host outside a simulation seeds it from crypto/rand.
 	Rand *rand.Rand
+	// Mark, if not nil, is told each time the client reaches a situation
+	// Mark names (coverage marks, for a test harness).
+	Mark func(Mark)
 }
 
 // DefaultClientConfig returns defaults; the caller sets Rand.
@@ -114,12 +117,13 @@ type request struct {
 	target   int // index into cfg.Replicas
 	attempts int
 	elapsed  int
-	timeout  int   // ticks until the timer fires
-	backoff  int   // the current retry timeout
-	hop      bool  // the timer sends to target without counting an attempt (see Receive)
-	queued   bool  // answered Queued
-	sentAt   int64 // the tick it was first sent
-	started  bool  // false while it waits for the session to open
+	timeout  int      // ticks until the timer fires
+	backoff  int      // the current retry timeout
+	hop      bool     // the timer sends to target without counting an attempt (see Receive)
+	queued   bool     // answered Queued
+	sentAt   int64    // the tick it was first sent
+	started  bool     // false while it waits for the session to open
+	leader   paxos.ID // the leader the client knew when it first sent it (coverage only)
 }
 
 // NewClient validates cfg and returns a client without a session.
@@ -226,6 +230,7 @@ func (c *Client) begin(r *request) {
 		r.req.Key = c.mac.tag(r.req.Command)
 	}
 	r.sentAt = c.now
+	r.leader = c.leader
 	c.send(r)
 }
 
@@ -259,6 +264,7 @@ func (c *Client) Outbox() []Packet {
 // expireLease drops the session once its lease ran out.
 func (c *Client) expireLease() {
 	if c.id != 0 && c.now >= c.heldUntil {
+		markWith(c.cfg.Mark, MarkClientLeaseLost)
 		c.endSession(true)
 	}
 }
@@ -331,6 +337,7 @@ func (c *Client) tickRequest(r *request) {
 	}
 	r.attempts++
 	r.target = c.retryTarget(r.target)
+	markWith(c.cfg.Mark, MarkClientRetry)
 	backoff := min(c.cfg.TimeoutTicks<<min(r.attempts, 16), c.cfg.BackoffMaxTicks)
 	r.backoff = backoff/2 + c.cfg.Rand.IntN(backoff/2+1)
 	c.send(r)
@@ -395,6 +402,7 @@ func (c *Client) Receive(pkt []byte) (Completion, bool) {
 	c.cur = nil
 	switch {
 	case p.Status == SessionExpired && r.req.Client == c.id:
+		markWith(c.cfg.Mark, MarkClientSessionLost)
 		c.endSession(r.req.Op != OpClose)
 	case r.req.Op == OpClose && p.Status == Ended && r.req.Client == c.id:
 		c.endSession(false)
@@ -431,6 +439,9 @@ func (c *Client) answer(r *request, p *Reply) bool {
 		return false
 	case Report:
 		return r.req.Op.ReadOnly()
+	}
+	if r.attempts > 0 && p.Leader != 0 && p.Leader != r.leader {
+		markWith(c.cfg.Mark, MarkRetryNewLeader)
 	}
 	return true
 }
@@ -481,6 +492,7 @@ func (c *Client) keepaliveReply(p *Reply) {
 			c.sendKeepalive()
 		}
 	case SessionExpired:
+		markWith(c.cfg.Mark, MarkClientSessionLost)
 		c.endSession(true)
 	}
 }

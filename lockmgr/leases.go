@@ -96,6 +96,7 @@ func (s *Server) heard(id ClientID) {
 func (s *Server) sessionRequest(from Addr, q *Request) bool {
 	if _, live := s.sm.Session(q.Client); !live {
 		if q.Client <= s.sm.LastSession() {
+			markWith(s.cfg.Mark, MarkEndedAnswered)
 			s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: SessionExpired, Leader: s.rep.Leader()})
 			return false
 		}
@@ -105,6 +106,7 @@ func (s *Server) sessionRequest(from Addr, q *Request) bool {
 	}
 	if !s.sm.Authentic(q.Command) {
 		s.counters[Forged]++
+		markWith(s.cfg.Mark, MarkForgedRefused)
 		s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Refused, Leader: s.rep.Leader()})
 		return false
 	}

@@ -32,6 +32,10 @@ type ServerConfig struct {
 	// again (see paxos.Config.Rejoin; the server makes the OpRejoin
 	// command that ends the rebuild).
 	Rejoin bool
+	// Mark, if not nil, is told each time the server or its state
+	// machine reaches a situation Mark names (coverage marks, for a test
+	// harness; Paxos.Mark is the replica's own).
+	Mark func(Mark)
 }
 
 // DefaultServerConfig returns the defaults for replica id of peers; the
@@ -136,6 +140,7 @@ func newServer(cfg ServerConfig, recs []paxos.Record) (*Server, error) {
 		return nil, fmt.Errorf("lockmgr: ServerConfig: SnapshotSlots, ClientTTLTicks, ReproposeTicks and TickNs must be > 0")
 	}
 	s := &Server{cfg: cfg, rep: rep, sm: NewStateMachine(cfg.SM), clients: map[ClientID]*clientRef{}}
+	s.sm.mark = cfg.Mark
 	s.leases.init()
 	return s, nil
 }
@@ -194,7 +199,7 @@ func (s *Server) countersSlice() []uint64 {
 func (s *Server) receive(from Addr, pkt []byte) {
 	kind, body, err := paxos.ParseFrame(pkt)
 	if err != nil {
-		s.counters[BadPacket]++
+		s.badPacket()
 		return
 	}
 	switch kind {
@@ -205,7 +210,7 @@ func (s *Server) receive(from Addr, pkt []byte) {
 		m := &s.in
 		*m = paxos.Message{}
 		if err := paxos.DecodeMessageBody(kind, body, m); err != nil {
-			s.counters[BadPacket]++
+			s.badPacket()
 			return
 		}
 		if Addr(m.From) != from {
@@ -220,13 +225,19 @@ func (s *Server) receive(from Addr, pkt []byte) {
 	case KindRequest:
 		q, err := DecodeRequest(body)
 		if err != nil {
-			s.counters[BadPacket]++
+			s.badPacket()
 			return
 		}
 		s.request(from, &q)
 	default:
 		s.counters[UnknownKind]++
 	}
+}
+
+// badPacket counts a packet that did not decode.
+func (s *Server) badPacket() {
+	s.counters[BadPacket]++
+	markWith(s.cfg.Mark, MarkBadPacket)
 }
 
 // request handles one client request: answer from the at-most-once table
@@ -273,6 +284,7 @@ func (s *Server) request(from Addr, q *Request) {
 		// still Queued is in the replicated state too; this replica now
 		// knows where the client is and answers it when the grant is
 		// applied, so nothing goes into the log again.
+		markWith(s.cfg.Mark, MarkDupAnswered)
 		s.replyResult(q.Client, q.Seq, res)
 		return
 	}
@@ -282,6 +294,7 @@ func (s *Server) request(from Addr, q *Request) {
 	if err := s.rep.Propose(q.Command.Encode(nil)); err != nil {
 		s.counters[Rejected]++
 		if errors.Is(err, paxos.ErrNoLeader) || errors.Is(err, paxos.ErrBusy) {
+			markWith(s.cfg.Mark, MarkRedirected)
 			s.reply(from, &Reply{Client: q.Client, Seq: q.Seq, Status: Redirect, Leader: s.rep.Leader()})
 		}
 		return
@@ -304,6 +317,9 @@ func (s *Server) apply(e paxos.Entry) {
 			continue
 		}
 		res, grants := s.sm.Apply(e.Slot, c)
+		if res.Status == Stale && c.Op.Session() {
+			markWith(s.cfg.Mark, MarkStaleApplied)
+		}
 		if s.obs != nil {
 			s.obs.Applied(e.Slot, c, res, grants)
 		}
@@ -379,6 +395,7 @@ func (s *Server) adopt(sm *StateMachine, slot uint64) {
 	assert(slot >= s.nextApply, "a snapshot installed does not go back")
 	assert(sm.Applied() < slot, "a snapshot's state covers only slots below its slot")
 	s.sm, s.nextApply = sm, slot
+	sm.mark = s.cfg.Mark
 	if s.obs != nil {
 		s.obs.Restored(slot)
 	}

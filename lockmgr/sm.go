@@ -95,6 +95,10 @@ type StateMachine struct {
 	sessions    map[ClientID]*session
 	nonces      map[ClientID]ClientID // open nonce -> its live session
 	scratch     []byte                // Hash's encoding, reused
+	mark        func(Mark)            // coverage marks (ServerConfig.Mark); not state
+	// Scratch of sessionIDs and lockNames; not state.
+	idsScratch   []ClientID
+	namesScratch []string
 }
 
 type lockState struct {
@@ -149,6 +153,7 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 		if sess == nil {
 			return Result{Status: SessionExpired}, nil
 		}
+		markWith(s.mark, MarkSessionExpired)
 		return Result{Status: Ended}, s.end(sess)
 	case OpOpen:
 		return s.open(c), nil
@@ -163,6 +168,7 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 	case sess == nil:
 		return Result{Status: SessionExpired}, nil
 	case !sess.tagValid(c):
+		markWith(s.mark, MarkForgedRefused)
 		return Result{Status: Refused}, nil
 	case c.Op.ReadOnly():
 		// A read changes nothing and is recorded nowhere: the server
@@ -172,7 +178,11 @@ func (s *StateMachine) Apply(slot uint64, c Command) (Result, []Grant) {
 		return Result{Status: Stale}, nil
 	case c.Seq == sess.seq:
 		// A retry or a network duplicate: answer from the record.
+		markWith(s.mark, MarkDupApplied)
 		return sess.result, nil
+	}
+	if sess.result.Status == Queued {
+		markWith(s.mark, MarkWaitWithdrawn)
 	}
 	s.cancelWait(sess)
 	if c.Op == OpClose {
@@ -212,6 +222,9 @@ func (s *StateMachine) end(sess *session) []Grant {
 		_, g := s.release(sess, sess.held[0])
 		grants = append(grants, g...)
 	}
+	if len(grants) > 0 {
+		markWith(s.mark, MarkGrantOnEnd)
+	}
 	delete(s.sessions, sess.id)
 	delete(s.nonces, sess.nonce)
 	return grants
@@ -235,7 +248,11 @@ func (s *StateMachine) execute(sess *session, c Command) (Result, []Grant) {
 	case OpLock, OpTryLock:
 		return s.acquire(sess, c), nil
 	case OpUnlock:
-		return s.release(sess, c.Name)
+		res, grants := s.release(sess, c.Name)
+		if len(grants) > 0 {
+			markWith(s.mark, MarkGrantOnRelease)
+		}
+		return res, grants
 	}
 	return Result{Status: Invalid}, nil
 }
@@ -322,4 +339,12 @@ func (s *StateMachine) Status() []LockStatus {
 
 // lockNames lists the lock names in order: nothing that reaches an output
 // iterates the map itself.
-func (s *StateMachine) lockNames() []string { return slices.Sorted(maps.Keys(s.locks)) }
+//
+// The slice is the state machine's scratch, valid until the next call
+// (see sessionIDs).
+func (s *StateMachine) lockNames() []string {
+	clear(s.namesScratch) // let go of names of locks that are gone
+	s.namesScratch = slices.AppendSeq(s.namesScratch[:0], maps.Keys(s.locks))
+	slices.Sort(s.namesScratch)
+	return s.namesScratch
+}

@@ -33,6 +33,7 @@ func (r *Replica) leaderAlive() bool {
 func (r *Replica) handlePrepare(m *Message) {
 	sticky := m.From != r.id && m.Ballot != r.promised && m.From != r.leader && r.leaderAlive()
 	if m.Ballot.Less(r.promised) || sticky {
+		r.mark(MarkPrepareRefused)
 		r.send(Message{Type: MsgPromise, To: m.From, Ballot: r.promised, Commit: r.commit, Reject: true})
 		return
 	}
@@ -40,6 +41,7 @@ func (r *Replica) handlePrepare(m *Message) {
 		r.promise(m.Ballot)
 		if m.From != r.id {
 			if r.role != Follower {
+				r.markOutbid()
 				r.becomeFollower(0)
 			} else {
 				// A follower stays one, but forgets its leader, drops its
@@ -80,6 +82,7 @@ func (r *Replica) entriesFrom(n uint64, chosenOnly bool) (es []Entry, more bool)
 
 func (r *Replica) handleAccept(m *Message) {
 	if m.Ballot.Less(r.promised) {
+		r.mark(MarkAcceptRefused)
 		r.send(Message{Type: MsgAccepted, To: m.From, Ballot: r.promised, Reject: true})
 		return
 	}
@@ -140,6 +143,7 @@ func (r *Replica) handleHeartbeat(m *Message) {
 // followLeader records that from leads at ballot b (at least our promise).
 func (r *Replica) followLeader(from ID, b Ballot) {
 	if r.role != Follower && r.ballot != b {
+		r.markOutbid()
 		r.becomeFollower(from)
 	}
 	r.leader = from

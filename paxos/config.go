@@ -34,6 +34,9 @@ type Config struct {
 	// carrying this command is chosen. The command must be unique to
 	// this rebuild, and the application must apply it as a no-op.
 	Rejoin []byte
+	// Mark, if not nil, is told each time the replica reaches one of the
+	// situations Mark names (coverage marks, for a test harness).
+	Mark func(Mark)
 }
 
 // DefaultConfig returns sane values for a replica of the given group; the

@@ -35,6 +35,7 @@ func (r *Replica) becomeLeader() {
 		} else if b := r.cand.best.peek(n); b != nil && b.state != SlotEmpty {
 			cmds = b.cmds
 		}
+		r.markReproposed(n)
 		out = append(out, r.proposeAt(n, cmds))
 	}
 	r.nextSlot = end
@@ -44,6 +45,22 @@ func (r *Replica) becomeLeader() {
 		r.broadcast(Message{Type: MsgHeartbeat, Ballot: r.ballot, Commit: r.commit})
 	}
 	r.sendAccepts(out)
+}
+
+// markReproposed reports what phase 1 gave slot n: a value a promise
+// reported, or nothing (a hole, filled with a no-op).
+func (r *Replica) markReproposed(n uint64) {
+	if r.cfg.Mark == nil {
+		return
+	}
+	if s := r.log.peek(n); s != nil && s.state == SlotChosen {
+		return
+	}
+	if b := r.cand.best.peek(n); b != nil && b.state != SlotEmpty {
+		r.mark(MarkValueRecovered)
+	} else {
+		r.mark(MarkHoleFilled)
+	}
 }
 
 // proposeAt accepts a value locally at the leader's ballot and returns the
@@ -129,6 +146,7 @@ func stepLeader(r *Replica, m *Message) {
 	case MsgHeartbeatAck:
 		if m.Reject {
 			if r.ballot.Less(m.Ballot) {
+				r.mark(MarkLeaderDeposed)
 				r.becomeFollower(0)
 			}
 			return
@@ -148,6 +166,7 @@ func stepLeader(r *Replica, m *Message) {
 func (r *Replica) handleAccepted(m *Message) {
 	if m.Reject {
 		if r.ballot.Less(m.Ballot) {
+			r.mark(MarkLeaderDeposed)
 			r.becomeFollower(0)
 		}
 		return
@@ -189,6 +208,7 @@ func tickLeader(r *Replica) {
 		heard := popcount(r.active | 1<<r.self)
 		r.quorumElapsed, r.active = 0, 0
 		if heard < r.quorum {
+			r.mark(MarkQuorumLost)
 			r.becomeFollower(0)
 		}
 	}
@@ -212,6 +232,7 @@ func (r *Replica) resendAccepts() {
 			es = append(es, Entry{Slot: n, Ballot: s.ballot, Cmds: s.cmds})
 		}
 		if len(es) > 0 {
+			r.mark(MarkAcceptsResent)
 			r.send(Message{Type: MsgAccept, To: p, Ballot: r.ballot, Commit: r.commit, Entries: es})
 		}
 	}

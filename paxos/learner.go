@@ -62,6 +62,7 @@ func (r *Replica) learnChosen(e *Entry) {
 	}
 	if r.role != Follower && r.ballot.Less(e.Ballot) {
 		// A quorum accepted a higher ballot: ours is stale.
+		r.markOutbid()
 		r.becomeFollower(0)
 	}
 	s := r.log.at(e.Slot)
@@ -120,12 +121,14 @@ func (r *Replica) tickCatchup() {
 
 func (r *Replica) handleCatchup(m *Message) {
 	if m.Slot < r.log.start {
+		r.mark(MarkCatchupSnapshot)
 		r.sendSnapshot(m.From)
 		return
 	}
 	if m.Slot >= r.commit {
 		return // nothing to offer
 	}
+	r.mark(MarkCatchupLog)
 	es, _ := r.entriesFrom(m.Slot, true)
 	r.send(Message{Type: MsgChosen, To: m.From, Commit: r.commit, Entries: es})
 }
@@ -186,6 +189,7 @@ func (r *Replica) handleSnapshot(m *Message) {
 	if r.role == Leader {
 		// Someone knows slots chosen beyond this leader's commit, so a
 		// higher ballot chose them: this leader is stale.
+		r.mark(MarkLeaderDeposed)
 		r.becomeFollower(0)
 	}
 	in := &r.snapIn
@@ -205,6 +209,7 @@ func (r *Replica) handleSnapshot(m *Message) {
 	if in.got < chunks {
 		return
 	}
+	r.mark(MarkSnapshotInstalled)
 	r.installSnapshot(Snapshot{Slot: m.Slot, Data: in.buf})
 	*in = snapshotIn{}
 	if r.commit < m.Commit {
@@ -228,5 +233,14 @@ func (r *Replica) installSnapshot(s Snapshot) {
 	r.advanceCommit()
 	if r.role == Candidate {
 		r.maybeLead()
+	}
+}
+
+// markOutbid reports a candidate or leader that learned of a higher ballot.
+func (r *Replica) markOutbid() {
+	if r.role == Leader {
+		r.mark(MarkLeaderDeposed)
+	} else {
+		r.mark(MarkCandidateOutbid)
 	}
 }

@@ -13,6 +13,9 @@ package paxos
 // leader change does not lose them outright.
 func (r *Replica) becomeFollower(leader ID) {
 	if r.role != Follower {
+		if len(r.pending) > 0 {
+			r.mark(MarkPendingHandedOn)
+		}
 		r.forward = append(r.forward, r.pending...)
 		r.pending = nil
 		r.backoffAttempts++
@@ -143,6 +146,9 @@ func (r *Replica) handlePreVote(m *Message) {
 		r.send(Message{Type: MsgPreVoteAck, To: m.From, Ballot: r.promised, Reject: true})
 	default:
 		reject := m.From != r.leader && r.leaderAlive()
+		if reject {
+			r.mark(MarkPreVoteRefused)
+		}
 		r.send(Message{Type: MsgPreVoteAck, To: m.From, Ballot: m.Ballot, Reject: reject})
 	}
 }
@@ -199,6 +205,7 @@ func (r *Replica) becomeCandidate() {
 // startElection becomes a candidate and asks every other replica for its
 // promise (its own is asked for once the others could make a quorum).
 func (r *Replica) startElection() {
+	r.mark(MarkPhase1)
 	r.becomeCandidate()
 	for _, p := range r.cfg.Peers {
 		if p != r.id {
@@ -238,6 +245,7 @@ func stepCandidate(r *Replica, m *Message) {
 	pi := r.peerIndex(m.From)
 	if m.Reject {
 		if r.ballot.Less(m.Ballot) {
+			r.mark(MarkCandidateOutbid)
 			r.becomeFollower(0) // outbid: back off
 			return
 		}
@@ -304,6 +312,7 @@ func tickCandidate(r *Replica) {
 	r.electionElapsed++
 	if r.electionElapsed >= r.electionTimeout {
 		r.backoffAttempts++
+		r.mark(MarkPhase1Retry)
 		r.startElection()
 		return
 	}

@@ -13,6 +13,7 @@ import (
 	"paxlock/paxos"
 	"paxlock/scenarios/check"
 	"paxlock/sim"
+	"paxlock/sim/cover"
 )
 
 // Failure kinds of the runner's own (the checkers' are check.Fail*).
@@ -29,6 +30,9 @@ type Options struct {
 	CheckTimeout time.Duration        // porcupine's budget; 0 means 30 s
 	OnEvent      func(*sim.Event)     // sees every event, after the checkers
 	Logf         func(string, ...any) // verbose progress, if set
+	// Coverage counts the coverage marks the run reaches into
+	// Result.Coverage (see Coverage); it changes nothing the run does.
+	Coverage bool
 }
 
 // Result is what a run found.
@@ -54,6 +58,9 @@ type Result struct {
 	Info         porcupine.LinearizationInfo
 	Annotations  []porcupine.Annotation
 	Trace        []sim.Event
+	// Coverage: hits per coverage mark, indexed like Coverage(); nil
+	// unless Options.Coverage.
+	Coverage cover.Counts
 }
 
 // Summary is the one-line account of a failure (or "ok").
@@ -105,6 +112,7 @@ type runner struct {
 	// lostDisk: the replicas that lost their disk and have not finished
 	// rebuilding, with when.
 	lostDisk map[paxos.ID]int64
+	cov      *coverCounter // nil: coverage off
 }
 
 type expiryKey struct {
@@ -145,6 +153,10 @@ func newRunner(scn *Scenario, opt Options) *runner {
 	r.host = simhost.Config{Peers: r.peers, TickNs: scn.TickNs, ClientTickNs: scn.ClientTickNs,
 		GroupCommit: scn.GroupCommit, ThinkNs: scn.ThinkNs, PatienceNs: scn.PatienceNs, SnapshotSlots: scn.SnapshotSlots, BatchCmdsMax: scn.BatchCmdsMax,
 		HashEvery: check.StateHashEvery, Writes: scn.Writes, WorkNs: scn.WorkNs, StorageAddr: StorageAddr}
+	if opt.Coverage {
+		r.cov = newCoverCounter(scn.Replicas)
+		r.host.Marks = r.cov.hooks()
+	}
 	return r
 }
 
@@ -213,6 +225,9 @@ func (r *runner) setup() error {
 
 func (r *runner) Booted(id paxos.ID, recs []paxos.Record) {
 	r.checks.Booted(id, recs)
+	if r.boots[id-1] > 0 {
+		r.coverMark(markCrashRestart)
+	}
 	r.boots[id-1]++
 }
 func (r *runner) Appended(id paxos.ID, recs []paxos.Record) { r.checks.Appended(id, recs) }
@@ -222,19 +237,34 @@ func (r *runner) Sent(id paxos.ID, m *paxos.Message) {
 	r.checks.Sent(id, m)
 	r.live.Sent(r.w.Now(), id, m)
 	r.msgs++
+	if r.cov != nil {
+		r.coverSent(id, m)
+	}
 }
 
 func (r *runner) Committed(id paxos.ID, e paxos.Entry) {
 	r.checks.Committed(id, e)
 	r.live.Committed(r.w.Now())
+	if r.cov != nil {
+		r.cov.chosenAt[id-1] = e.Ballot
+	}
 }
 
-func (r *runner) Restored(id paxos.ID, slot uint64)           { r.checks.Restored(id, slot) }
+func (r *runner) Restored(id paxos.ID, slot uint64) {
+	r.checks.Restored(id, slot)
+	if r.cov != nil {
+		r.coverRestored(id)
+	}
+}
+
 func (r *runner) StateHash(id paxos.ID, applied, hash uint64) { r.checks.StateHash(id, applied, hash) }
 
 func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmgr.Result, grants []lockmgr.Grant) {
 	r.checks.Applied(id, slot, c, res, grants)
 	r.fenced.Applied(c, res, grants)
+	if r.cov != nil {
+		r.coverApplied(id, c)
+	}
 	ended := res.Status == lockmgr.Ended && (c.Op == lockmgr.OpExpire || c.Op == lockmgr.OpClose)
 	r.hist.Applied(r.w.Now(), c, ended, grants)
 	if c.Op != lockmgr.OpExpire {
@@ -248,6 +278,7 @@ func (r *runner) Applied(id paxos.ID, slot uint64, c lockmgr.Command, res lockmg
 		// An expiry is the group's own operation: called when first
 		// proposed, returned when first applied.
 		r.ended[c.Client] = true
+		r.coverDeadSession(c.Client)
 		k := expiryKey{c.Client, paxos.Ballot{Round: c.Arg, Node: c.Node}}
 		call, ok := r.expiries[k]
 		if !ok {
@@ -276,10 +307,16 @@ func (r *runner) Began(client, h int, s lockmgr.ClientID) {
 
 func (r *runner) KeptAlive(id paxos.ID, s lockmgr.ClientID, b paxos.Ballot) {
 	r.leases.KeptAlive(r.w.Now(), id, s, b)
+	if r.cov != nil {
+		r.cov.kept[s] = b
+	}
 }
 
 func (r *runner) Proposed(id paxos.ID, c lockmgr.Command) {
 	r.leases.Proposed(r.w.Now(), id, c)
+	if r.cov != nil {
+		r.coverProposed(c)
+	}
 	if c.Op != lockmgr.OpExpire {
 		return
 	}
@@ -291,6 +328,7 @@ func (r *runner) Proposed(id paxos.ID, c lockmgr.Command) {
 
 func (r *runner) Abandoned(client, h int, seq uint64, nowNs int64) {
 	r.hist.Abandon(h, seq)
+	r.coverMark(markAbandonedWait)
 	r.checks.Answered(h, r.hist.Op(h).Input.(check.Input).Client, lockmgr.Completion{})
 }
 
@@ -313,6 +351,8 @@ func (r *runner) Broken(kind, detail string) { r.fail(kind, detail) }
 func (r *runner) Wrote(nowNs int64, w simhost.Write, accepted bool) {
 	if accepted {
 		r.fenced.Wrote(nowNs, w.Resource, w.Session, w.Token, w.Fenced)
+	} else {
+		r.coverMark(markFencedRefused)
 	}
 	if r.onWrite != nil {
 		r.onWrite(nowNs, w, accepted)
@@ -396,6 +436,7 @@ func (r *runner) applyFault(f Fault) {
 	switch f.Kind {
 	case FaultCrash:
 		if w.Up(f.Node) {
+			r.coverCrash(f.Node)
 			w.Crash(f.Node)
 			if i := r.clientIndex(f.Node); i >= 0 {
 				r.clientDied(i)
@@ -412,11 +453,18 @@ func (r *runner) applyFault(f Fault) {
 	case FaultResume:
 		w.Resume(f.Node)
 	case FaultPartition:
+		leader := r.coverLeader()
 		w.Partition(f.Groups...)
+		r.coverLinks(leader, partitionSide(f.Groups))
 	case FaultCut:
 		w.Cut(f.Node, f.To)
+		if r.cov != nil {
+			r.coverCut(func(from, to paxos.ID) bool { return sim.Addr(from) == f.Node && sim.Addr(to) == f.To })
+		}
 	case FaultIsolate:
+		leader := r.coverLeader()
 		w.Isolate(f.Node)
+		r.coverLinks(leader, isolatedSide(f.Node))
 	case FaultHeal:
 		w.Heal()
 	case FaultClog:
@@ -425,6 +473,7 @@ func (r *runner) applyFault(f Fault) {
 		w.SetDrift(f.Node, f.Factor)
 	case FaultCrashLeader:
 		if n := r.leaderNow(); n != 0 && w.Up(n) {
+			r.coverCrash(n)
 			w.Crash(n)
 			w.AtLabel(f.UntilNs, fmt.Sprintf("restart %d (crashed as leader)", n), func() {
 				if !r.healed && !w.Up(n) {
@@ -442,6 +491,7 @@ func (r *runner) applyFault(f Fault) {
 		if len(writers) > 0 {
 			i := writers[min(len(writers)-1, int(f.Factor*float64(len(writers))))]
 			a := ClientAddrBase + sim.Addr(i)
+			r.coverMark(markHolderPaused)
 			w.Pause(a)
 			w.AtLabel(f.UntilNs, fmt.Sprintf("resume c%d (paused holding a lock)", i+1), func() {
 				if !r.healed && w.Paused(a) {
@@ -452,6 +502,7 @@ func (r *runner) applyFault(f Fault) {
 	case FaultIsolateLeader:
 		if n := r.leaderNow(); n != 0 {
 			w.Isolate(n)
+			r.coverLinks(n, isolatedSide(n))
 			w.AtLabel(f.UntilNs, "heal (leader isolated)", func() {
 				if !r.healed {
 					w.Heal()
@@ -751,6 +802,9 @@ func (r *runner) finish(res *Result) {
 		res.VirtualNs = r.w.Now()
 		res.TraceHash = r.w.TraceHash()
 		res.Trace = r.w.Trace()
+	}
+	if r.cov != nil {
+		res.Coverage = r.cov.n
 	}
 }
 

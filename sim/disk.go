@@ -56,8 +56,16 @@ func (d *Disk) Sync(name string) {
 // durable at once. It models write-temp, fsync, rename, fsync-dir, and
 // counts as one sync.
 func (d *Disk) Replace(name string, data []byte) {
-	c := append([]byte{}, data...)
-	d.files[name] = &file{data: c, durable: len(c), onDisk: true}
+	f := d.files[name]
+	if f == nil {
+		f = &file{}
+		d.files[name] = f
+	}
+	// The file's own array is reused: nothing outside the disk holds it
+	// (Read copies), and a log that is compacted and grows again would
+	// otherwise regrow from nothing every time.
+	f.data = append(f.data[:0], data...)
+	f.durable, f.onDisk = len(f.data), true
 	d.stats.DiskSyncs++
 	d.stats.DiskBytesWritten += uint64(len(data))
 }

@@ -20,6 +20,7 @@ func BenchmarkSweep(b *testing.B) {
 	r := scenarios.DefaultRanges()
 	var next atomic.Uint64
 	var virt, seeds atomic.Int64
+	defer tuneGC()() // as paxsim's sweep does
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
 			seed := next.Add(1)

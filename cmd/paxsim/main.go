@@ -11,6 +11,7 @@
 //	paxsim -out DIR            write artifacts for every failure
 //	paxsim -shard 2/8          the third of 8 slices of the sweep
 //	paxsim -merge FILE...      the summary of the -json lines of shards
+//	paxsim -coverage           count coverage marks; print which the sweep reached
 //
 // The exit code is 0 when every seed passed, 1 on any failure, 2 on bad
 // usage.
@@ -35,6 +36,7 @@ import (
 
 	"paxlock/scenarios"
 	"paxlock/sim"
+	"paxlock/sim/cover"
 )
 
 type options struct {
@@ -59,6 +61,7 @@ type options struct {
 	merge      bool
 	mergeFiles []string
 	stdin      io.Reader // what -merge reads without files
+	coverage   bool
 }
 
 func main() {
@@ -109,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.BoolVar(&opt.failfast, "failfast", false, "stop handing out seeds after the first failure (seeds already running finish)")
 	fs.IntVar(&opt.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fs.Var(&opt.shard, "shard", "run only the I-th of N disjoint slices of the sweep: I/N, I in 0..N-1")
+	fs.BoolVar(&opt.coverage, "coverage", false, "count coverage marks and print which the run reached (marks never hit first); with -json, per seed")
 	fs.BoolVar(&opt.merge, "merge", false, "read the -json lines of shards from the files named (or standard input) and print the summary of the whole sweep given by -seeds and -start")
 	swarmFlags := registerSwarmFlags(fs, &opt.ranges)
 	if err := fs.Parse(args); err != nil {
@@ -217,6 +221,9 @@ type seedLine struct {
 	// Swarm: the range flags the sweep was given, if any (-merge refuses
 	// to add up seeds drawn from different ranges).
 	Swarm string `json:"swarm,omitempty"`
+	// Coverage (with -coverage): hits per coverage mark; a mark not
+	// listed was not hit. Summing the maps of many seeds gives the sweep's.
+	Coverage map[string]uint64 `json:"coverage,omitempty"`
 }
 
 // lineOf is one seed's result as a -json line. The summary is added up
@@ -231,6 +238,9 @@ func lineOf(opt *options, res *scenarios.Result, wall time.Duration) seedLine {
 		WallUs: wall.Microseconds(), Swarm: strings.Join(opt.swarm, " ")}
 	if !res.OK {
 		line.Replay = replayCmd(opt, res.Seed)
+	}
+	if res.Coverage != nil {
+		line.Coverage = scenarios.Coverage().Map(res.Coverage)
 	}
 	return line
 }
@@ -325,6 +335,9 @@ type totals struct {
 	maxRecoverySeed, maxWaitSeed uint64
 	// wallUs: the seeds' own wall times, summed (not the sweep's).
 	wallUs int64
+	// cov: the coverage marks' hits over the seeds; nil without
+	// -coverage (a sweep) or without coverage in any line (-merge).
+	cov *cover.Sweep
 }
 
 func (t *totals) add(l *seedLine) {
@@ -342,6 +355,14 @@ func (t *totals) add(l *seedLine) {
 	if worse(l.MaxWaitNs, l.Seed, t.maxWaitNs, t.maxWaitSeed) {
 		t.maxWaitNs, t.maxWaitSeed = l.MaxWaitNs, l.Seed
 	}
+	if t.cov != nil {
+		// Every seed counts as a run, one that hit nothing too (its line
+		// has no coverage key). The names come from this binary's
+		// registry (lineOf) or were checked by -merge, so FromMap cannot
+		// fail here.
+		c, _ := scenarios.Coverage().FromMap(l.Coverage)
+		t.cov.Add(c)
+	}
 }
 
 // worse: does figure v of seed s replace the maximum m of seed ms?
@@ -355,11 +376,15 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 	var stop atomic.Bool
 	next.Store(opt.start)
 	end := opt.start + uint64(opt.seeds)
+	defer tuneGC()()
 	var (
 		mu  sync.Mutex
 		tot totals
 		wg  sync.WaitGroup
 	)
+	if opt.coverage {
+		tot.cov = scenarios.Coverage().NewSweep()
+	}
 	progress := newProgress(stderr, opt.seeds, opt.json)
 	for w := 0; w < opt.parallel; w++ {
 		wg.Add(1)
@@ -371,7 +396,7 @@ func sweep(opt *options, stdout, stderr io.Writer) int {
 					return
 				}
 				t0 := time.Now()
-				res := scenarios.Run(scenarios.Generate(seed, opt.ranges), scenarios.Options{})
+				res := scenarios.Run(scenarios.Generate(seed, opt.ranges), scenarios.Options{Coverage: opt.coverage})
 				wall := time.Since(t0)
 				if seed%determinismEvery == 0 && res.OK {
 					checkDeterminism(&res, opt.ranges)
@@ -460,6 +485,9 @@ func summary(w io.Writer, opt *options, t totals, wall time.Duration) {
 	fmt.Fprintf(w, "  sim/wall    %.0fx\n", ratio)
 	fmt.Fprintf(w, "  seeds/s     %.1f\n", float64(t.seeds)/wall.Seconds())
 	fmt.Fprintf(w, "  events/s    %.0f\n", float64(t.events)/wall.Seconds())
+	if t.cov != nil {
+		scenarios.Coverage().WriteTable(w, t.cov)
+	}
 }
 
 // summaryCounts is the part of the summary that depends on the seeds only.
@@ -515,7 +543,7 @@ func (p *progress) done() {
 func replay(opt *options, stdout, stderr io.Writer) int {
 	seed := opt.seed.v
 	scn := scenarios.Generate(seed, opt.ranges)
-	o := scenarios.Options{KeepTrace: opt.trace}
+	o := scenarios.Options{KeepTrace: opt.trace, Coverage: opt.coverage}
 	if opt.verbose {
 		fmt.Fprint(stdout, describeScenario(&scn))
 	}
@@ -534,6 +562,11 @@ func replay(opt *options, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "seed %d: %s\n  ops %d/%d, events %d, virtual %.3f ms, wall %v, trace_hash %016x\n",
 			seed, res.Summary(), res.Ops, res.OpsTotal, res.Events, float64(res.VirtualNs)/1e6, wall.Round(time.Microsecond), res.TraceHash)
+		if res.Coverage != nil {
+			one := scenarios.Coverage().NewSweep()
+			one.Add(res.Coverage)
+			scenarios.Coverage().WriteTable(stdout, one)
+		}
 		if !res.OK && opt.out != "" {
 			if dir, err := writeArtifacts(opt.out, opt.ranges, seed); err != nil {
 				fmt.Fprintf(stderr, "paxsim: artifacts: %v\n", err)

@@ -11,6 +11,8 @@ import (
 	"os"
 	"slices"
 	"strings"
+
+	"paxlock/scenarios"
 )
 
 // lineBytesMax bounds one JSON line -merge reads (a failure's detail can
@@ -199,6 +201,17 @@ func (m *merger) add(text []byte, at seenSeed) error {
 		return nil
 	}
 	m.seen[l.Seed] = at
+	if l.Coverage != nil {
+		if _, err := scenarios.Coverage().FromMap(l.Coverage); err != nil {
+			return fmt.Errorf("%s: seed %d: %v (a line from another version of paxsim?)", m.where(at), l.Seed, err)
+		}
+		if m.tot.cov == nil {
+			// The shards ran with -coverage: the seeds read before this
+			// one hit no mark, and count as runs all the same.
+			m.tot.cov = scenarios.Coverage().NewSweep()
+			m.tot.cov.Runs = m.tot.seeds
+		}
+	}
 	m.tot.add(&l)
 	if !l.OK {
 		m.failed = append(m.failed, l)
@@ -277,6 +290,9 @@ func (m *merger) print(w io.Writer) {
 		}
 		fmt.Fprintf(w, "DISAGREE %s\n", d)
 	}
+	if m.tot.cov != nil {
+		scenarios.Coverage().WriteTable(w, m.tot.cov)
+	}
 }
 
 func cmpSeed(a, b uint64) int {
@@ -311,6 +327,10 @@ type mergedSummary struct {
 	Disagreements   int      `json:"disagreements"`
 	Complete        bool     `json:"complete"`
 	Swarm           string   `json:"swarm,omitempty"`
+	// Coverage: hits per coverage mark over the seeds, if the shards ran
+	// with -coverage; CoverageSeeds: how many seeds hit each.
+	Coverage      map[string]uint64 `json:"coverage,omitempty"`
+	CoverageSeeds map[string]uint64 `json:"coverage_seeds,omitempty"`
 }
 
 func (m *merger) result() mergedSummary {
@@ -319,12 +339,17 @@ func (m *merger) result() mergedSummary {
 	for _, l := range m.failed {
 		failed = append(failed, l.Seed)
 	}
-	return mergedSummary{Start: m.start, Seeds: m.seeds, Ran: t.seeds, Failures: t.failures, FailedSeeds: failed,
+	s := mergedSummary{Start: m.start, Seeds: m.seeds, Ran: t.seeds, Failures: t.failures, FailedSeeds: failed,
 		Ops: t.ops, Events: t.events, VirtualNs: t.virtualNs,
 		MaxRecoveryNs: t.maxRecoveryNs, MaxRecoverySeed: t.maxRecoverySeed,
 		MaxWaitNs: t.maxWaitNs, MaxWaitSeed: t.maxWaitSeed, SeedWallUs: t.wallUs,
 		Missing: m.missing(), Duplicates: m.duplicates, Disagreements: len(m.disagree),
 		Complete: m.missing() == 0 && len(m.disagree) == 0, Swarm: m.swarm}
+	if t.cov != nil {
+		s.Coverage = scenarios.Coverage().Map(t.cov.Hits)
+		s.CoverageSeeds = scenarios.Coverage().Map(t.cov.Seen)
+	}
+	return s
 }
 
 // errNoInput is returned for standard input that is a terminal: -merge

@@ -66,6 +66,8 @@ type Config struct {
 	Writes      int
 	WorkNs      int64
 	StorageAddr sim.Addr
+	// Marks: where coverage marks are counted (zero: nowhere).
+	Marks Marks
 }
 
 // ticks converts a duration to a whole number of ticks, at least one.
@@ -95,6 +97,8 @@ func (c *Config) Server(id paxos.ID, rng *rand.Rand) lockmgr.ServerConfig {
 	if c.BatchCmdsMax > 0 {
 		p.BatchCmdsMax = c.BatchCmdsMax
 	}
+	p.Mark = c.Marks.Paxos
+	cfg.Mark = c.Marks.Lock
 	cfg.SnapshotSlots = DefaultSnapshotSlots
 	if c.SnapshotSlots > 0 {
 		cfg.SnapshotSlots = c.SnapshotSlots
@@ -107,6 +111,7 @@ func (c *Config) Client(id lockmgr.ClientID, rng *rand.Rand) lockmgr.ClientConfi
 	cfg := lockmgr.DefaultClientConfig(id, c.Peers)
 	t := c.ClientTick()
 	cfg.Rand = rng
+	cfg.Mark = c.Marks.Lock
 	cfg.TimeoutTicks = ticks(clientWaitNs, t)
 	cfg.BackoffMaxTicks = ticks(clientMaxNs, t)
 	cfg.WaitTicks = ticks(clientQueueNs, t)

@@ -170,6 +170,7 @@ func (p *Replica) Start(env sim.Env) {
 	}
 	if valid < len(raw) {
 		// A torn tail from the crash: cut it off before appending again.
+		p.cfg.Marks.host(MarkTornTail)
 		env.Disk().Replace(walFile, raw[:valid])
 	}
 	p.rec.Booted(p.id, recs)
