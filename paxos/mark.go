@@ -22,6 +22,8 @@ const (
 	MarkCatchupLog                    // a replica served a lagging peer chosen slots from its log
 	MarkCatchupSnapshot               // a replica served a peer that is below its log with its snapshot
 	MarkSnapshotInstalled             // a replica installed a snapshot received from a peer
+	MarkRebuildIgnored                // a rebuilding replica ignored a prepare or pre-vote (it votes in no quorum)
+	MarkRebuilt                       // a replica that lost its disk saw its rejoin slot chosen and votes again
 	NumMarks                          // the number of marks, not a mark
 )
 
@@ -42,6 +44,8 @@ var markNames = [NumMarks][2]string{
 	MarkCatchupLog:        {"catchup-log", "a lagging replica was served chosen slots from a peer's log"},
 	MarkCatchupSnapshot:   {"catchup-snapshot", "a replica below a peer's log was sent that peer's snapshot"},
 	MarkSnapshotInstalled: {"snapshot-installed", "a replica installed a snapshot received from a peer"},
+	MarkRebuildIgnored:    {"rebuild-ignored-vote", "a replica rebuilding after a disk loss ignored a prepare or pre-vote"},
+	MarkRebuilt:           {"rebuilt", "a replica that lost its disk saw its rejoin slot chosen and votes again"},
 }
 
 // String is the mark's name, as a coverage report shows it.

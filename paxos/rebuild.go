@@ -62,6 +62,7 @@ func (r *Replica) startRebuild(nudge []byte) {
 func (r *Replica) stepRebuilding(m *Message) bool {
 	switch m.Type {
 	case MsgPrepare, MsgPreVote:
+		r.mark(MarkRebuildIgnored)
 		return true // no promise, no opinion
 	case MsgAccept, MsgHeartbeat:
 		// Nothing accepted, nothing acknowledged; but the leader is
@@ -119,6 +120,7 @@ func (r *Replica) rebuildChosen(from, to uint64) {
 func (r *Replica) resume(slot uint64) {
 	r.rebuild.resumed = true
 	r.rebuild.slot = slot
+	r.mark(MarkRebuilt)
 	// The nudge went to a leader this replica heard, so it saw a ballot;
 	// the promise record is also what tells a restart that the rebuild
 	// finished (Restore).

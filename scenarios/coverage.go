@@ -34,6 +34,7 @@ const (
 	markCrashRestart            // a crashed replica restarted from its disk
 	markExpiryCarried           // an expiry one leader proposed was chosen under another's ballot
 	markExpiryNewLeader         // a leader expired a session whose last keepalive an earlier leader took
+	markDiskLost                // a replica lost its whole disk and came back rebuilding
 	numRunnerMarks
 )
 
@@ -50,6 +51,7 @@ var runnerMarks = [numRunnerMarks][2]string{
 	markCrashRestart:     {"crash-restart", "a crashed replica restarted from what its disk kept"},
 	markExpiryCarried:    {"expiry-across-leaders", "a session expiry proposed by one leader was chosen under another's ballot"},
 	markExpiryNewLeader:  {"expiry-new-leader", "a new leader expired a session whose last keepalive an earlier leader took"},
+	markDiskLost:         {"disk-lost", "a replica lost its whole disk (it comes back rebuilding, as paxosd -rejoin)"},
 }
 
 // Offsets of each source's marks in the registry.

@@ -569,6 +569,7 @@ func (r *runner) loseDisk(a sim.Addr) {
 		w.Crash(a)
 	}
 	w.LoseDisk(a)
+	r.coverMark(markDiskLost)
 	simhost.PrepareRejoin(w.Disk(a))
 	r.checks.DiskLost(paxos.ID(a))
 	if r.lostDisk == nil {
