@@ -9,6 +9,7 @@
 //	paxsim -seed 42 -trace     ... and every simulator event
 //	paxsim -json               one JSON object per seed
 //	paxsim -out DIR            write artifacts for every failure
+//	paxsim -explore ...        search a small configuration exhaustively (explore.go)
 //
 // The exit code is 0 when every seed passed, 1 on any failure, 2 on bad
 // usage.
@@ -56,6 +57,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if exploreRequested(args) {
+		return runExplore(args, stdout, stderr)
+	}
 	opt, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
