@@ -21,6 +21,11 @@ import (
 // time (the explorer is single-threaded, as this package is) cannot see
 // each other through it, and setting up a key costs more than a tag.
 
+// cloneSlabBytes is the packet slab a copy starts with: enough for a
+// step's few packets (replies need 512 bytes free), smaller than a whole
+// slab, which an explorer making a copy per step would mostly clear.
+const cloneSlabBytes = 1 << 10
+
 // Clone returns a deep copy of n, driving store and net from now on, seen
 // by obs, drawing its random choices from rng. n must be at rest (not
 // inside a drive), which is all a caller outside the package can see.
@@ -28,7 +33,9 @@ func (n *Node) Clone(store Storage, net Transport, obs Observer, rng *rand.Rand)
 	c := *n
 	c.srv = n.srv.clone(obs, rng)
 	c.store, c.net = store, net
-	c.slab = nil // packets already handed out keep the old one
+	// Packets already handed out keep the old slab; the copy carves its
+	// own from a small one, as a copy that lives for one step sends few.
+	c.slab = make([]byte, 0, cloneSlabBytes)
 	return &c
 }
 
@@ -44,7 +51,7 @@ func (s *Server) clone(obs Observer, rng *rand.Rand) *Server {
 	}
 	c.replies = slices.Clone(s.replies)
 	c.in = paxos.Message{}
-	c.slab = nil
+	c.slab = make([]byte, 0, cloneSlabBytes)
 	c.obs = obs
 	c.leases.heard = make(map[ClientID]*leaseRef, len(s.leases.heard))
 	for id, ref := range s.leases.heard {

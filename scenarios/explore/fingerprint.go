@@ -23,31 +23,28 @@ import (
 // distinct history is judged by porcupine.
 
 // fingerprinter keeps the encoding buffer between states.
-type fingerprinter struct{ buf []byte }
+type fingerprinter struct{ buf, proc []byte }
 
 func (f *fingerprinter) of(w *world) uint64 {
 	b := f.buf[:0]
 	s := &w.spent
 	b = appendU(b, uint64(s.Drops), uint64(s.Dups), uint64(s.Crashes), uint64(s.Timers))
+	// Each process's encoding is hashed once and kept with it: a state
+	// shares the processes its step did not touch with its parent, and
+	// their hashes with them.
 	for _, r := range w.reps {
-		b = appendU(b, r.src.s, uint64(r.boots), uint64(len(r.durable)))
-		for i := range r.durable {
-			b = paxos.AppendRecord(b, &r.durable[i])
+		if !r.fpOK {
+			f.proc = r.appendFingerprint(f.proc[:0])
+			r.fp, r.fpOK = hash64(f.proc), true
 		}
-		b = appendU(b, uint64(len(r.pending)))
-		for i := range r.pending {
-			b = paxos.AppendRecord(b, &r.pending[i])
-		}
-		if r.node != nil {
-			b = appendU(b, 1)
-			b = r.node.AppendFingerprint(b)
-		} else {
-			b = appendU(b, 0)
-		}
+		b = appendU(b, r.fp)
 	}
 	for _, c := range w.cls {
-		b = appendU(b, c.src.s, uint64(c.next), uint64(c.cur+1), b2u(c.began))
-		b = c.cl.AppendFingerprint(b)
+		if !c.fpOK {
+			f.proc = c.appendFingerprint(f.proc[:0])
+			c.fp, c.fpOK = hash64(f.proc), true
+		}
+		b = appendU(b, c.fp)
 	}
 	b = appendHistory(b, w.hist.Ops())
 	b = appendU(b, uint64(len(w.expiries)), uint64(len(w.ended)), uint64(len(w.broken)))
@@ -60,6 +57,27 @@ func (f *fingerprinter) of(w *world) uint64 {
 		m += mix(hash64(p.data) ^ uint64(p.from)<<32 ^ uint64(p.to))
 	}
 	return mix(h ^ mix(m+uint64(len(w.net))))
+}
+
+func (r *replica) appendFingerprint(b []byte) []byte {
+	b = appendU(b, r.src.s, uint64(r.boots), uint64(len(r.durable)))
+	for i := range r.durable {
+		b = paxos.AppendRecord(b, &r.durable[i])
+	}
+	b = appendU(b, uint64(len(r.pending)))
+	for i := range r.pending {
+		b = paxos.AppendRecord(b, &r.pending[i])
+	}
+	if r.node == nil {
+		return appendU(b, 0)
+	}
+	b = appendU(b, 1)
+	return r.node.AppendFingerprint(b)
+}
+
+func (c *client) appendFingerprint(b []byte) []byte {
+	b = appendU(b, c.src.s, uint64(c.next), uint64(c.cur+1), b2u(c.began))
+	return c.cl.AppendFingerprint(b)
 }
 
 // appendHistory encodes the client history with its times replaced by

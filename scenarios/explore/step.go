@@ -317,7 +317,11 @@ func (w *world) invoke(c *client) {
 	_ = seq
 	c.cur = w.history().Call(c.idx, w.now(), o.Op, o.Name)
 	c.began = false
-	w.checks().Invoked(c.cur, o.Op)
+	if o.Op.ReadOnly() {
+		// Only a read's call matters to the checkers (the prefix chosen
+		// before it); other calls would only copy them.
+		w.checks().Invoked(c.cur, o.Op)
+	}
 	w.reportSession(c)
 	w.flush(c)
 }
@@ -335,7 +339,9 @@ func (w *world) receive(c *client, data []byte) {
 		if done.Result.Status == lockmgr.Report {
 			w.history().ReturnTable(h, done.Locks)
 		}
-		w.checks().Answered(h, done.Session, done)
+		if done.Op.ReadOnly() {
+			w.checks().Answered(h, done.Session, done) // only reads and statuses are judged there
+		}
 	}
 	w.flush(c)
 }

@@ -59,6 +59,10 @@ type replica struct {
 	// (appends go to fresh arrays: see disk).
 	durable, pending []paxos.Record
 	boots            int
+	// fp is the hash of the replica's encoding, once computed (fpOK); a
+	// replica is not changed after that (see world.own*).
+	fp   uint64
+	fpOK bool
 }
 
 // client is one client process and its script.
@@ -69,6 +73,8 @@ type client struct {
 	next  int // the script's next operation
 	cur   int // the history handle of the outstanding operation, -1 if none
 	began bool
+	fp    uint64 // as replica.fp
+	fpOK  bool
 }
 
 func (c *client) addr() lockmgr.Addr { return lockmgr.Addr(clientAddrBase + c.idx) }
@@ -173,6 +179,7 @@ func (w *world) ownClient(i int) *client {
 	}
 	w.owned |= bit
 	c := *w.cls[i]
+	c.fpOK = false
 	c.cl = w.cls[i].cl.Clone(rand.New(&c.src))
 	w.cls[i] = &c
 	return &c
