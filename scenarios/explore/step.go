@@ -100,7 +100,7 @@ func ParseStep(line string) (Step, error) {
 			return Step{}, fmt.Errorf("step %q: %w", line, err)
 		}
 		if s.N, err = strconv.Atoi(f[2][1:]); err != nil || s.N < 0 {
-			return Step{}, fmt.Errorf("step %q: message number %q: want #0, #1, ...", line, f[2])
+			return Step{}, fmt.Errorf("step %q: message number %q: want #0, #1 and so on", line, f[2])
 		}
 	default:
 		var err error
@@ -309,12 +309,10 @@ func (w *world) fire(a lockmgr.Addr) {
 func (w *world) invoke(c *client) {
 	o := w.cfg.Clients[c.idx][c.next]
 	c.next++
-	seq, err := c.cl.Start(o.Op, o.Name)
-	if err != nil {
+	if _, err := c.cl.Start(o.Op, o.Name); err != nil {
 		w.broken = fmt.Sprintf("client c%d: %v", c.idx+1, err)
 		return
 	}
-	_ = seq
 	c.cur = w.history().Call(c.idx, w.now(), o.Op, o.Name)
 	c.began = false
 	if o.Op.ReadOnly() {
