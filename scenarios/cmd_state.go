@@ -181,7 +181,7 @@ func (s *script) cmdRepeat(a *args, body string) error {
 		if err != nil {
 			return fmt.Errorf("repeat: %q: %w", line, err)
 		}
-		if cmd == "repeat" || cmd == "cluster" || cmd == "replay" {
+		if cmd == "repeat" || cmd == "cluster" || cmd == "replay" || cmd == "explore" {
 			return fmt.Errorf("repeat: %s cannot be repeated", cmd)
 		}
 		lines = append(lines, &command{Pos: a.cmd, Cmd: cmd, Args: args})

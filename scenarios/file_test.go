@@ -25,7 +25,8 @@ func TestScenarioFiles(t *testing.T) { runDir(t, catalogueDir) }
 
 // TestReplayFiles runs the exported schedules under scenarios-replay: each
 // is one replay command whose expected output is its verdict and trace
-// hash (-rewrite regenerates them too).
+// hash, or one explore command whose expected output is its transcript
+// (-rewrite regenerates them too).
 func TestReplayFiles(t *testing.T) { runDir(t, replayDir) }
 
 // runDir runs every file under dir with datadriven, a fresh script each.

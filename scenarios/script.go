@@ -63,7 +63,7 @@ var commands = []string{
 	"drop", "dup", "clog", "deliver",
 	"tick", "run", "stabilize", "idle", "assert", "repeat",
 	"status", "log", "leader", "check",
-	"replay",
+	"replay", "explore",
 }
 
 // exec runs one command and returns what it printed. An error is a
@@ -104,9 +104,9 @@ func (s *script) precheck(d *command) error {
 			return fmt.Errorf("%s: unknown command (did you mean %s?)", d.Cmd, m)
 		}
 		return fmt.Errorf("%s: unknown command (want one of %s)", d.Cmd, strings.Join(commands, ", "))
-	case s.c == nil && d.Cmd != "cluster" && d.Cmd != "replay":
+	case s.c == nil && d.Cmd != "cluster" && d.Cmd != "replay" && d.Cmd != "explore":
 		return fmt.Errorf("%s: no cluster yet: start the file with `cluster replicas=N clients=M`", d.Cmd)
-	case d.Input != "" && d.Cmd != "replay" && d.Cmd != "repeat":
+	case d.Input != "" && d.Cmd != "replay" && d.Cmd != "repeat" && d.Cmd != "explore":
 		return fmt.Errorf("%s: unexpected input lines below the command (a missing ----?): %q", d.Cmd, firstLine(d.Input))
 	}
 	return nil
@@ -170,6 +170,8 @@ func (s *script) dispatch(d *command) error {
 		return s.cmdCheck(a)
 	case "replay":
 		return s.cmdReplay(a, d.Input)
+	case "explore":
+		return s.cmdExplore(a, d.Input)
 	}
 	return fmt.Errorf("%s: command without a handler", d.Cmd) // unreachable: precheck knows the list
 }

@@ -53,6 +53,7 @@ type options struct {
 	parallel  int
 	results   string
 	verbose   bool
+	explore   string // a file of paxsim -explore configurations: search instead of sweeping (explore.go)
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -67,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fl.IntVar(&o.parallel, "parallel", runtime.NumCPU(), "seeds run at once")
 	fl.StringVar(&o.results, "results", "", "write the result table (markdown) to this file")
 	fl.BoolVar(&o.verbose, "v", false, "print each mutant's paxsim output")
+	fl.StringVar(&o.explore, "explore", "", "run paxsim -explore with each configuration of this file instead of the sweep and rapid")
 	if err := fl.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -82,6 +84,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "mutate: %v\n", err)
 		return 2
+	}
+	if o.explore != "" {
+		return runExploreMutants(root, muts, &o, stdout, stderr)
 	}
 	var rows []result
 	bad := false

@@ -12,6 +12,7 @@
 //	paxsim -shard 2/8          the third of 8 slices of the sweep
 //	paxsim -merge FILE...      the summary of the -json lines of shards
 //	paxsim -coverage           count coverage marks; print which the sweep reached
+//	paxsim -explore ...        search a small configuration exhaustively (explore.go)
 //
 // The exit code is 0 when every seed passed, 1 on any failure, 2 on bad
 // usage.
@@ -69,6 +70,9 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if exploreRequested(args) {
+		return runExplore(args, stdout, stderr)
+	}
 	opt, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -1,0 +1,100 @@
+package check
+
+import (
+	"maps"
+	"paxlock/lockmgr"
+	"slices"
+)
+
+// Copies of the checkers, for an explorer that branches a run at every
+// step (scenarios/explore): each branch's checkers go on from the state
+// its parent's had, without seeing its siblings' events. clone_test.go
+// lists every field of every struct copied here and fails when one is
+// added without a decision. Recorded commands, records and grants are
+// shared: nothing writes them once recorded.
+
+// Clone returns a deep copy of c.
+func (c *Checkers) Clone() *Checkers {
+	x := &Checkers{Consensus: c.Consensus.clone(), Oracle: c.Oracle.clone(), Hashes: c.Hashes.clone(),
+		Rejoin: c.Rejoin.clone(), readPrefix: maps.Clone(c.readPrefix)}
+	x.Durability = c.Durability.clone(x.Consensus.Chosen)
+	return x
+}
+
+func (j *Rejoin) clone() *Rejoin {
+	x := *j
+	x.rebuilding = slices.Clone(j.rebuilding)
+	x.lostAt = slices.Clone(j.lostAt)
+	x.nonces = maps.Clone(j.nonces)
+	return &x
+}
+
+func (c *Consensus) clone() *Consensus {
+	x := *c
+	x.slots = slices.Clone(c.slots)
+	for i := range x.slots {
+		x.slots[i].votes = slices.Clone(x.slots[i].votes)
+	}
+	x.pending = slices.Clone(c.pending)
+	for i := range x.pending {
+		x.pending[i] = slices.Clone(x.pending[i])
+	}
+	x.next = slices.Clone(c.next)
+	x.booted = slices.Clone(c.booted)
+	return &x
+}
+
+func (d *Durability) clone(chosen func(uint64) (uint64, bool)) *Durability {
+	x := *d
+	x.chosen = chosen
+	x.disks = slices.Clone(d.disks)
+	for i := range x.disks {
+		k := &x.disks[i]
+		k.accepted.b = slices.Clone(k.accepted.b)
+		k.pending = slices.Clone(k.pending)
+	}
+	return &x
+}
+
+func (o *Oracle) clone() *Oracle {
+	x := *o
+	x.locks = make(map[string]*refLock, len(o.locks))
+	for name, l := range o.locks {
+		lc := *l
+		lc.waiters = slices.Clone(l.waiters)
+		x.locks[name] = &lc
+	}
+	x.sessions = make(map[lockmgr.ClientID]*refSession, len(o.sessions))
+	for id, s := range o.sessions {
+		sc := *s
+		sc.held = maps.Clone(s.held)
+		sc.mac, sc.sum = nil, nil // made again from the secret on first use
+		x.sessions[id] = &sc
+	}
+	x.nonces = maps.Clone(o.nonces)
+	x.slots = slices.Clone(o.slots)
+	for i := range x.slots {
+		x.slots[i] = slices.Clone(x.slots[i])
+	}
+	x.cursor = slices.Clone(o.cursor)
+	x.pending = slices.Clone(o.pending)
+	x.prefixes = maps.Clone(o.prefixes)
+	x.reads = make(map[readKey][]readAt, len(o.reads))
+	for k, v := range o.reads {
+		x.reads[k] = slices.Clone(v)
+	}
+	x.names, x.buf = nil, nil
+	return &x
+}
+
+func (s *StateHash) clone() *StateHash {
+	x := *s
+	x.seen = maps.Clone(s.seen)
+	return &x
+}
+
+// Clone returns a deep copy of h.
+func (h *History) Clone() *History {
+	return &History{ops: slices.Clone(h.ops), abandoned: maps.Clone(h.abandoned),
+		granted: maps.Clone(h.granted), waiting: maps.Clone(h.waiting)}
+}

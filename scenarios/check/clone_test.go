@@ -1,0 +1,70 @@
+package check
+
+import (
+	"reflect"
+	"slices"
+	"testing"
+
+	"paxlock/lockmgr"
+	"paxlock/paxos"
+)
+
+// cloneFields names, per struct Clone copies, every field it decided
+// about; a field added without a decision fails TestCloneCoversEveryField.
+var cloneFields = map[reflect.Type][]string{
+	reflect.TypeFor[Checkers]():   {"Consensus", "Durability", "Oracle", "Hashes", "Rejoin", "readPrefix"},
+	reflect.TypeFor[Rejoin]():     {"rebuilding", "lostAt", "nonces", "err"},
+	reflect.TypeFor[Consensus]():  {"quorum", "slots", "pending", "next", "booted", "prefix", "err"},
+	reflect.TypeFor[slotVotes]():  {"votes", "chosen"},
+	reflect.TypeFor[vote]():       {"ballot", "value", "cmds" /* shared: never written */, "voters"},
+	reflect.TypeFor[Durability](): {"disks", "chosen" /* rebound to the copy's Consensus */, "err"},
+	reflect.TypeFor[disk]():       {"promised", "before", "accepted", "snapSlot", "pending", "violation"},
+	reflect.TypeFor[ballots]():    {"base", "b"},
+	reflect.TypeFor[Oracle](): {"sm", "next", "locks", "sessions", "nonces", "lastSession", "lead", "slots", "cursor",
+		"leader", "pending", "err", "prefixes", "reads", "names", "buf" /* scratch */},
+	reflect.TypeFor[refLock]():    {"holder", "token", "waiters"},
+	reflect.TypeFor[refSession](): {"nonce", "secret", "leaseMs", "seq", "result", "waiting", "held", "mac", "sum" /* made from secret */},
+	reflect.TypeFor[refOutcome](): {"cmd", "result", "grants" /* shared: never written once recorded */},
+	reflect.TypeFor[StateHash]():  {"seen", "err"},
+	reflect.TypeFor[History]():    {"ops", "abandoned", "granted", "waiting"},
+}
+
+func TestCloneCoversEveryField(t *testing.T) {
+	for typ, want := range cloneFields {
+		var got []string
+		for i := range typ.NumField() {
+			got = append(got, typ.Field(i).Name)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%v has fields %v; Clone decided about %v: update it and this list", typ, got, want)
+		}
+	}
+}
+
+// TestCloneIsIndependent: a vote that makes a clone's slot chosen twice
+// fails the clone only, and the original's votes are unchanged.
+func TestCloneIsIndependent(t *testing.T) {
+	c := New(3, lockmgr.SMConfig{})
+	for id := paxos.ID(1); id <= 3; id++ {
+		c.Booted(id, nil)
+	}
+	accept := func(x *Checkers, id paxos.ID, round uint64, cmd string) {
+		e := paxos.Entry{Slot: 0, Ballot: paxos.Ballot{Round: round, Node: 1}, Cmds: [][]byte{[]byte(cmd)}}
+		x.Appended(id, []paxos.Record{{Type: paxos.RecAccept, Entry: e}})
+		x.Synced(id)
+	}
+	accept(c, 1, 1, "a")
+	accept(c, 2, 1, "a")
+	x := c.Clone()
+	accept(x, 3, 2, "b")
+	accept(x, 2, 2, "b")
+	if x.Err() == nil {
+		t.Fatal("the clone chose two values for slot 0 without a failure")
+	}
+	if c.Err() != nil {
+		t.Fatalf("the original failed on the clone's votes: %v", c.Err())
+	}
+	if v, ok := c.Consensus.Chosen(0); !ok || v != valueHash([][]byte{[]byte("a")}) {
+		t.Fatal("the original lost its chosen value")
+	}
+}
