@@ -114,7 +114,8 @@ func (r *Replica) appendRebuildFingerprint(b []byte) []byte {
 	b = appendCmds(b, [][]byte{rb.nudge})
 	b = appendI(b, rb.resend)
 	b = appendU(b, b2u(rb.resumed), r.out.syncSeq-rb.syncSeq, rb.slot)
-	return appendBallot(b, rb.leading)
+	b = appendBallot(b, rb.leading)
+	return appendU(b, b2u(rb.found), rb.heard)
 }
 
 func (l *slotLog) appendFingerprint(b []byte) []byte {

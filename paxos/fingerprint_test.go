@@ -20,7 +20,7 @@ var fingerprintFields = map[reflect.Type][]string{
 		"pending", "active", "electionElapsed", "electionTimeout", "heartbeatElapsed", "resendElapsed",
 		"quorumElapsed", "backoffAttempts", "catchupElapsed", "catchupWanted", "catchupFrom", "snapIn",
 		"forward", "commitDirty", "out", "rebuild", "rebuiltAt", "conflicts", "conflict"},
-	reflect.TypeFor[rebuildState]():   {"nudge", "resend", "resumed", "syncSeq" /* relative to the outbox's */, "slot", "leading"},
+	reflect.TypeFor[rebuildState]():   {"nudge", "resend", "resumed", "syncSeq" /* relative to the outbox's */, "slot", "leading", "found", "heard"},
 	reflect.TypeFor[slotLog]():        {"start", "s"},
 	reflect.TypeFor[slot]():           {"state", "ballot", "cmds", "acks"},
 	reflect.TypeFor[Snapshot]():       {"Slot", "Data"},

@@ -20,11 +20,24 @@ import "bytes"
 // until the slot that carries it is chosen and every slot below it is
 // chosen and known here. That slot was proposed after the rebuild started,
 // by a leader that had by then proposed or learned every slot below it,
-// and a quorum without this replica accepted it. Only then does the
-// replica promise the highest ballot it has seen (durably) and vote again.
+// and a quorum without this replica accepted it, so every value the lost
+// disk helped choose is among what it now knows chosen.
+//
+// That does not cover the promises the lost disk made: a candidate whose
+// prepare it answered before the loss may still be collecting promises,
+// counting that one, and Multi-Paxos's phase 1 covers every future slot.
+// So the rebuilding replica also asks every other replica for the highest
+// ballot it has seen (MsgCatchup with More; the answer is a MsgChosen
+// with More and that ballot) and waits for all of them. Any ballot the
+// lost disk promised was a candidate's, and that candidate has seen it
+// (or has crashed since, and its candidacy with it); any ballot under
+// which a value of the lost disk's own candidacy was accepted is one its
+// acceptors have seen. The replica then promises the highest ballot it
+// has seen, durably, which is at least all of those, and votes again.
 // Until that promise is durable (the Ready that carries it is retired),
 // Rebuilding stays true, so a host that keeps a "rebuilding" mark on disk
-// clears it only once a restart would find the promise.
+// clears it only once a restart would find the promise. A rebuild needs
+// every other replica to answer, besides a majority to choose its slot.
 
 // rebuildState is a rebuilding replica's progress; nil once it votes.
 type rebuildState struct {
@@ -36,6 +49,8 @@ type rebuildState struct {
 	// leading: the ballot of the leader followed (its commands go
 	// there). Not maxSeen: a candidate that lost may have gone higher.
 	leading Ballot
+	found   bool   // the nudge's slot is chosen and known, at slot
+	heard   uint64 // peers (bit = index in Config.Peers) that told their highest ballot
 }
 
 // Rebuilding reports whether the replica is rebuilding after a disk loss
@@ -94,6 +109,40 @@ func (r *Replica) tickRebuilding() {
 	if r.leader != 0 && r.leader != r.id && len(r.forward) < r.cfg.PendingCmdsMax {
 		r.forward = append(r.forward, r.rebuild.nudge)
 	}
+	for i, p := range r.cfg.Peers {
+		if p != r.id && r.rebuild.heard&(1<<i) == 0 {
+			r.send(Message{Type: MsgCatchup, To: p, Slot: r.commit, More: true})
+		}
+	}
+}
+
+// answerBallotQuery answers a rebuilding peer's question (MsgCatchup with
+// More): the highest ballot this replica has seen, whatever it has to
+// offer otherwise.
+func (r *Replica) answerBallotQuery(m *Message) {
+	r.send(Message{Type: MsgChosen, To: m.From, Ballot: r.maxSeen, Commit: r.commit, More: true})
+}
+
+// ballotReported takes a peer's answer (MsgChosen with More); stepMsg has
+// raised maxSeen to its ballot already. Outside a rebuild it is stale.
+func (r *Replica) ballotReported(m *Message) {
+	if r.rebuild == nil || r.rebuild.resumed {
+		return
+	}
+	if i := r.peerIndex(m.From); i >= 0 {
+		r.rebuild.heard |= 1 << i
+	}
+	r.maybeResume()
+}
+
+// maybeResume ends the rebuild once the nudge's slot is known chosen and
+// every other replica has told its highest ballot.
+func (r *Replica) maybeResume() {
+	rb := r.rebuild
+	all := uint64(1)<<len(r.cfg.Peers) - 1
+	if rb.found && rb.heard|1<<r.self == all {
+		r.resume(rb.slot)
+	}
 }
 
 // rebuildChosen looks for the nudge among slots just added to the chosen
@@ -105,8 +154,9 @@ func (r *Replica) rebuildChosen(from, to uint64) {
 	for n := from; n < to; n++ {
 		s := r.log.peek(n)
 		for _, c := range s.cmds {
-			if bytes.Equal(c, r.rebuild.nudge) {
-				r.resume(n)
+			if bytes.Equal(c, r.rebuild.nudge) && !r.rebuild.found {
+				r.rebuild.found, r.rebuild.slot = true, n
+				r.maybeResume()
 				return
 			}
 		}
@@ -114,9 +164,9 @@ func (r *Replica) rebuildChosen(from, to uint64) {
 }
 
 // resume ends the rebuild: every slot up to the nudge's is chosen and
-// known here. The replica promises the highest ballot it has seen, so
-// that it cannot accept below what a leader of the time was promised, and
-// votes from now on.
+// known here, and every other replica has told its highest ballot. The
+// replica promises the highest ballot it has seen, so that it cannot
+// accept below anything the lost disk promised, and votes from now on.
 func (r *Replica) resume(slot uint64) {
 	r.rebuild.resumed = true
 	r.rebuild.slot = slot

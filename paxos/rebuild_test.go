@@ -2,6 +2,7 @@ package paxos
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -124,4 +125,77 @@ func TestRebuildCutShort(t *testing.T) {
 	if c.reps[3].Rebuilding() || !c.hasApplied(3, "nudge-b") {
 		t.Fatalf("second rebuild: rebuilding %v, applied %q", c.reps[3].Rebuilding(), c.appliedCmds(3))
 	}
+}
+
+// TestRebuildPromisesEveryPeersHighestBallot: the lost disk may have
+// promised a candidate's ballot that candidate is still counting, so a
+// rebuilt replica votes only once every other replica has told it the
+// highest ballot it has seen, and promises at least that: here replica 2
+// reports 9.2 while the leader is at 1.1, and the rebuilt replica then
+// refuses the leader's accepts. With the nudge chosen but one replica
+// silent, it does not resume.
+func TestRebuildPromisesEveryPeersHighestBallot(t *testing.T) {
+	cfg := DefaultConfig(3, []ID{1, 2, 3})
+	cfg.Rand = rand.New(rand.NewPCG(1, 2))
+	cfg.Rejoin = []byte("nudge")
+	r, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lead := Ballot{Round: 1, Node: 1}
+	r.Step(&Message{Type: MsgHeartbeat, From: 1, To: 3, Ballot: lead})
+	for range cfg.ResendTicks {
+		r.Tick()
+	}
+	rd := r.Ready()
+	var asked []ID
+	forwarded := false
+	for _, m := range rd.Messages {
+		switch {
+		case m.Type == MsgCatchup && m.More:
+			asked = append(asked, m.To)
+		case m.Type == MsgForward && m.To == 1 && len(m.Entries) == 1 && string(m.Entries[0].Cmds[0]) == "nudge":
+			forwarded = true
+		case m.Type == MsgHeartbeatAck || m.Type == MsgAccepted || m.Type == MsgPromise:
+			t.Fatalf("a rebuilding replica sent %v", DescribeMessage(&m))
+		}
+	}
+	r.Advance()
+	if !forwarded || fmt.Sprint(asked) != "[1 2]" {
+		t.Fatalf("forwarded the nudge: %v; asked %v for their ballots, want [1 2]", forwarded, asked)
+	}
+	// The nudge is chosen (slot 0) and known here; only replica 1 answered.
+	r.Step(&Message{Type: MsgAccept, From: 1, To: 3, Ballot: lead, Commit: 1,
+		Entries: []Entry{{Slot: 0, Ballot: lead, Cmds: [][]byte{[]byte("nudge")}}}})
+	r.Step(&Message{Type: MsgChosen, From: 1, To: 3, Commit: 1, Entries: []Entry{{Slot: 0, Ballot: lead, Cmds: [][]byte{[]byte("nudge")}}}})
+	r.Step(&Message{Type: MsgChosen, From: 1, To: 3, Ballot: lead, Commit: 1, More: true})
+	if r.Commit() != 1 || !r.Rebuilding() || !r.Promised().IsZero() {
+		t.Fatalf("commit %d, rebuilding %v, promised %v: want 1, still rebuilding, nothing promised", r.Commit(), r.Rebuilding(), r.Promised())
+	}
+	high := Ballot{Round: 9, Node: 2}
+	r.Step(&Message{Type: MsgChosen, From: 2, To: 3, Ballot: high, Commit: 1, More: true})
+	if r.Promised() != high {
+		t.Fatalf("promised %v after every peer answered, want %v", r.Promised(), high)
+	}
+	rd = r.Ready()
+	durable := false
+	for _, rec := range rd.Records {
+		durable = durable || rec.Type == RecPromise && rec.Ballot == high
+	}
+	if !durable || !rd.Sync || !r.Rebuilding() {
+		t.Fatalf("the promise's Ready: records %v sync %v; rebuilding %v until it is retired", rd.Records, rd.Sync, r.Rebuilding())
+	}
+	r.Advance()
+	if r.Rebuilding() || r.RebuiltAt() != 0 {
+		t.Fatalf("after the promise is durable: rebuilding %v, rebuilt at %d (want false, slot 0)", r.Rebuilding(), r.RebuiltAt())
+	}
+	r.Step(&Message{Type: MsgAccept, From: 1, To: 3, Ballot: lead, Commit: 1,
+		Entries: []Entry{{Slot: 1, Ballot: lead, Cmds: [][]byte{[]byte("v")}}}})
+	rd = r.Ready()
+	for _, m := range rd.Messages {
+		if m.Type == MsgAccepted && !m.Reject {
+			t.Fatalf("accepted below the ballot it promised: %v", DescribeMessage(&m))
+		}
+	}
+	r.Advance()
 }

@@ -148,6 +148,10 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The rebuild, if any, starts once the records are read: chosen slots
+	// restored from the disk do not count towards ending it.
+	rebuilding := r.rebuild != nil
+	r.rebuild = nil
 	for i := range recs {
 		if err := r.replay(&recs[i]); err != nil {
 			return nil, fmt.Errorf("paxos: restore record %d: %w", i, err)
@@ -159,13 +163,11 @@ func Restore(cfg Config, recs []Record) (*Replica, error) {
 		r.out.offerSnapshot(r.snap)
 	}
 	r.maxSeen = r.promised
-	if r.rebuild != nil && !r.promised.IsZero() {
-		// Only the end of a rebuild writes a promise: this one finished,
-		// and its host had not yet cleared its mark when it stopped.
-		r.rebuild = nil
-	}
+	// Only the end of a rebuild writes a promise: with one on the disk,
+	// the rebuild finished, and its host had not yet cleared its mark
+	// when it stopped.
 	r.becomeFollower(0)
-	if r.rebuild != nil {
+	if rebuilding && r.promised.IsZero() {
 		r.startRebuild(cfg.Rejoin)
 	}
 	r.leadFirst()
@@ -262,16 +264,24 @@ func (r *Replica) stepMsg(m *Message) {
 		return
 	}
 	switch m.Type {
+	case MsgCatchup:
+		if m.More {
+			r.answerBallotQuery(m)
+		} else {
+			r.handleCatchup(m)
+		}
+	case MsgChosen:
+		if m.More {
+			r.ballotReported(m)
+		} else {
+			r.handleChosen(m)
+		}
 	case MsgPrepare:
 		r.handlePrepare(m)
 	case MsgAccept:
 		r.handleAccept(m)
 	case MsgHeartbeat:
 		r.handleHeartbeat(m)
-	case MsgCatchup:
-		r.handleCatchup(m)
-	case MsgChosen:
-		r.handleChosen(m)
 	case MsgSnapshot:
 		r.handleSnapshot(m)
 	case MsgPreVote:

@@ -132,7 +132,11 @@ const SetAsidePrefix = wal.LogName + ".before-rejoin."
 // openLog opens the node's log, starting or continuing a rebuild: with
 // rejoin (and no rebuild under way) whatever log is there, damaged or
 // not, is set aside and the rebuild mark written once the log is empty.
-func openLog(dir string, rejoin bool) (*wal.Log, []paxos.Record, wal.Recovery, bool, error) {
+// identify records the directory's identity if it has none: it is written
+// before anything is set aside, so that a crash at any point in between
+// leaves a directory that refuses to start (identity, no log, no mark)
+// rather than one that starts as a new voter.
+func openLog(dir string, rejoin bool, identify func() error) (*wal.Log, []paxos.Record, wal.Recovery, bool, error) {
 	mark := filepath.Join(dir, RebuildFile)
 	_, err := os.Stat(mark)
 	underway := err == nil
@@ -140,16 +144,35 @@ func openLog(dir string, rejoin bool) (*wal.Log, []paxos.Record, wal.Recovery, b
 		return nil, nil, wal.Recovery{}, false, fmt.Errorf("udphost: %w", err)
 	}
 	log, recs, rec, err := wal.Open(dir)
-	if underway || !rejoin {
+	switch {
+	case underway && errors.Is(err, wal.ErrCorrupt) && !rejoin:
+		return nil, nil, wal.Recovery{}, false, fmt.Errorf("%w (a rebuild is under way, %s: start with -rejoin to set this log aside and rebuild again)", err, mark)
+	case !rejoin || underway && err == nil:
 		return log, recs, rec, underway, err
+	}
+	if err := identify(); err != nil {
+		if log != nil {
+			log.Close()
+		}
+		return nil, nil, wal.Recovery{}, false, err
 	}
 	switch {
 	case err != nil && !errors.Is(err, wal.ErrCorrupt):
 		return nil, nil, wal.Recovery{}, false, err
-	case err == nil && len(recs) > 0 || rec.TruncatedBytes > 0:
+	case err == nil && (len(recs) > 0 || rec.TruncatedBytes > 0):
+		// Renamed while the log is open, so under its lock. (wal.Open
+		// has cut a torn tail off already: the copy kept lacks it.)
+		err = setAside(dir)
 		log.Close()
-		fallthrough
+		if err != nil {
+			return nil, nil, wal.Recovery{}, false, err
+		}
+		if log, recs, rec, err = wal.Open(dir); err != nil {
+			return nil, nil, wal.Recovery{}, false, err
+		}
 	case err != nil:
+		// A log wal refuses: nobody holds the lock now (wal.Open let go
+		// of it when it refused), so the rename is not under it.
 		if err := setAside(dir); err != nil {
 			return nil, nil, wal.Recovery{}, false, err
 		}

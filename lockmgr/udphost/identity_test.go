@@ -166,3 +166,21 @@ func TestRejoinSetsAside(t *testing.T) {
 	})
 	stillServes(t, g)
 }
+
+// TestRejoinNeedsThreeNodes: a group of one or two cannot rebuild a node
+// (no majority of voters besides it): -rejoin is refused with the reason,
+// and the directory is not touched.
+func TestRejoinNeedsThreeNodes(t *testing.T) {
+	cfg := testConfig(t, 1, nil)
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, wal.LogName), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := StartNode(NodeOptions{Config: cfg, ID: 1, DataDir: dir, Rejoin: true})
+	if err == nil || !strings.Contains(err.Error(), "a group of 1 cannot rebuild") {
+		t.Fatalf("-rejoin in a group of one: %v", err)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, wal.LogName)); string(raw) != "x" {
+		t.Fatal("the refused -rejoin touched the log")
+	}
+}

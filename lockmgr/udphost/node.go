@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -140,6 +141,10 @@ func StartNode(opt NodeOptions) (*Node, error) {
 	if !ok {
 		return nil, fmt.Errorf("udphost: replica id %d is not in the config (ids %v)", opt.ID, cfg.Peers())
 	}
+	if opt.Rejoin && len(cfg.Nodes) < 3 {
+		return nil, fmt.Errorf("udphost: -rejoin: a group of %d cannot rebuild a node (a rebuild needs a majority of the group "+
+			"up besides the rebuilding node, so three nodes or more): restore %s from a backup instead", len(cfg.Nodes), opt.DataDir)
+	}
 	if opt.Rejoin {
 		// Before anything is set aside: the directory must be this
 		// node's, of this group, if it says whose it is.
@@ -147,7 +152,15 @@ func StartNode(opt NodeOptions) (*Node, error) {
 			return nil, err
 		}
 	}
-	log, recs, rec, rebuilding, err := openLog(opt.DataDir, opt.Rejoin)
+	log, recs, rec, rebuilding, err := openLog(opt.DataDir, opt.Rejoin, func() error {
+		if _, err := os.Stat(filepath.Join(opt.DataDir, IdentityFile)); err == nil {
+			return nil
+		}
+		if err := os.MkdirAll(opt.DataDir, 0o755); err != nil {
+			return fmt.Errorf("udphost: data directory: %w", err)
+		}
+		return writeIdentity(opt.DataDir, cfg, opt.ID)
+	})
 	if err != nil {
 		return nil, err
 	}

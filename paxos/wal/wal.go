@@ -132,8 +132,8 @@ func (l *Log) recover() ([]paxos.Record, Recovery, error) {
 	if err != nil {
 		return nil, Recovery{}, fmt.Errorf("%w: %s: %v; intact records follow the damage, so it is not a torn "+
 			"write and this replica refuses to start. Its promises and accepted values may be needed for safety: "+
-			"restore the directory from a backup; only if every other replica is intact may it be moved aside "+
-			"so that this replica rejoins empty", ErrCorrupt, l.path, err)
+			"restore the directory from a backup, or have the host rebuild this replica from the others "+
+			"(paxosd -rejoin); never start it empty", ErrCorrupt, l.path, err)
 	}
 	f, err := os.OpenFile(l.path, os.O_RDWR|os.O_CREATE, fileMode)
 	if err != nil {

@@ -41,6 +41,7 @@ func (c *Checkers) Booted(id paxos.ID, recs []paxos.Record) {
 	c.Consensus.Booted(id, recs)
 	c.Durability.Booted(id, recs)
 	c.Oracle.Booted(id)
+	c.Rejoin.Booted(id)
 }
 
 // Appended: records written, not yet durable.

@@ -26,6 +26,11 @@ func (j *Rejoin) clone() *Rejoin {
 	x.rebuilding = slices.Clone(j.rebuilding)
 	x.lostAt = slices.Clone(j.lostAt)
 	x.nonces = maps.Clone(j.nonces)
+	x.voted, x.owed = square(len(j.voted)), square(len(j.owed))
+	for i := range j.voted {
+		copy(x.voted[i], j.voted[i])
+		copy(x.owed[i], j.owed[i])
+	}
 	return &x
 }
 

@@ -13,7 +13,7 @@ import (
 // about; a field added without a decision fails TestCloneCoversEveryField.
 var cloneFields = map[reflect.Type][]string{
 	reflect.TypeFor[Checkers]():   {"Consensus", "Durability", "Oracle", "Hashes", "Rejoin", "readPrefix"},
-	reflect.TypeFor[Rejoin]():     {"rebuilding", "lostAt", "nonces", "err"},
+	reflect.TypeFor[Rejoin]():     {"rebuilding", "lostAt", "voted", "owed", "nonces", "err"},
 	reflect.TypeFor[Consensus]():  {"quorum", "slots", "pending", "next", "booted", "prefix", "err"},
 	reflect.TypeFor[slotVotes]():  {"votes", "chosen"},
 	reflect.TypeFor[vote]():       {"ballot", "value", "cmds" /* shared: never written */, "voters"},

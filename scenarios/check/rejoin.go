@@ -15,12 +15,23 @@ import (
 // one. The checker decodes rejoin commands itself (op 11, the replica in
 // Node, a nonce in Arg) and judges only recorded messages and slots.
 //
+// Once it votes again, it must not vote below a ballot it promised (or
+// accepted at) before the loss while the replica that owns that ballot
+// has not restarted since: that candidate or leader may still be counting
+// the promise, which the disk forgot. The checker keeps, per replica and
+// per ballot owner, the highest ballot of the promises and acceptances it
+// sent, by its own ballot order.
+//
 // Heartbeat acknowledgments are not judged: they vouch for nothing, and
 // the driver may send one in the same batch as the slot that ends the
 // rebuild, before that slot is applied.
 type Rejoin struct {
 	rebuilding []bool
 	lostAt     []int // per replica: how many losses it had; 0 = none
+	// voted[w][c]: the highest ballot owned by replica c+1 that replica
+	// w+1 promised or accepted at, in messages it sent; owed: the same at
+	// w's latest loss, less what c's restarts since have voided.
+	voted, owed [][]paxos.Ballot
 	// nonces: a rejoin command's nonce -> the loss count of its replica
 	// when this checker first saw it.
 	nonces map[rejoinKey]int
@@ -34,7 +45,16 @@ type rejoinKey struct {
 
 // NewRejoin follows replicas 1..n.
 func NewRejoin(n int) *Rejoin {
-	return &Rejoin{rebuilding: make([]bool, n), lostAt: make([]int, n), nonces: map[rejoinKey]int{}}
+	return &Rejoin{rebuilding: make([]bool, n), lostAt: make([]int, n), nonces: map[rejoinKey]int{},
+		voted: square(n), owed: square(n)}
+}
+
+func square(n int) [][]paxos.Ballot {
+	m := make([][]paxos.Ballot, n)
+	for i := range m {
+		m[i] = make([]paxos.Ballot, n)
+	}
+	return m
 }
 
 // Err is the first failure found, or nil.
@@ -48,6 +68,16 @@ func (j *Rejoin) Rebuilding(id paxos.ID) bool { return j.rebuilding[id-1] }
 func (j *Rejoin) DiskLost(id paxos.ID) {
 	j.rebuilding[id-1] = true
 	j.lostAt[id-1]++
+	copy(j.owed[id-1], j.voted[id-1])
+}
+
+// Booted: replica id (re)started; the candidacy or leadership it had is
+// gone, and with it any count of promises made to its ballots.
+func (j *Rejoin) Booted(id paxos.ID) {
+	for w := range j.voted {
+		j.voted[w][id-1] = paxos.Ballot{}
+		j.owed[w][id-1] = paxos.Ballot{}
+	}
 }
 
 // Sent checks a message leaving replica id.
@@ -57,7 +87,25 @@ func (j *Rejoin) Sent(id paxos.ID, m *paxos.Message) {
 			j.see(m.Entries[i].Cmds)
 		}
 	}
-	if !j.rebuilding[id-1] || j.err != nil {
+	if j.err != nil {
+		return
+	}
+	if (m.Type == paxos.MsgPromise || m.Type == paxos.MsgAccepted) && !m.Reject {
+		if j.lostAt[id-1] > 0 && !j.rebuilding[id-1] {
+			for c, b := range j.owed[id-1] {
+				if ballotLess(m.Ballot, b) {
+					j.err = failf(FailRejoin, "replica %d sent %s after rebuilding, below the ballot %s it had promised or "+
+						"accepted at before its disk loss (replica %d, which owns that ballot, has not restarted since: it may "+
+						"still count that promise)", id, paxos.DescribeMessage(m), fmtBallot(b), c+1)
+					return
+				}
+			}
+		}
+		if c := int(m.Ballot.Node); c >= 1 && c <= len(j.voted) && ballotLess(j.voted[id-1][c-1], m.Ballot) {
+			j.voted[id-1][c-1] = m.Ballot
+		}
+	}
+	if !j.rebuilding[id-1] {
 		return
 	}
 	vote := false
