@@ -128,7 +128,7 @@ func exportFault(f Fault) string {
 		return fmt.Sprintf("%v %s n=%s factor=%s", f.Kind, at, addrName(f.Node), fmtFloat(f.Factor))
 	case FaultCrashLeader, FaultIsolateLeader:
 		return fmt.Sprintf("%v %s until=%s", f.Kind, at, fmtDur(f.UntilNs))
-	case FaultPauseHolder:
+	case FaultPauseHolder, FaultIsolateExpiring:
 		return fmt.Sprintf("%v %s pick=%s until=%s", f.Kind, at, fmtFloat(f.Factor), fmtDur(f.UntilNs))
 	case FaultPartition:
 		gs := make([]string, len(f.Groups))
@@ -314,7 +314,7 @@ func (p *replayParser) fault(a *args, k FaultKind) error {
 		f.Factor = a.factor("factor", 0)
 	case FaultCrashLeader, FaultIsolateLeader:
 		f.UntilNs = a.reqDur("until")
-	case FaultPauseHolder:
+	case FaultPauseHolder, FaultIsolateExpiring:
 		f.Factor = a.prob("pick", 0)
 		f.UntilNs = a.reqDur("until")
 	case FaultPartition:

@@ -159,6 +159,16 @@ func Generate(seed uint64, r Ranges) Scenario {
 	if cf := rand.New(rand.NewPCG(seed, 0xc11e)); cf.IntN(3) == 0 && s.WaitBoundNs == 0 {
 		s.Faults = mergeFaults(s.Faults, drawClientFaults(cf, len(s.Clients), r.SafetyNs))
 	}
+	// The expiry nemesis, from a stream of its own, in a third of the
+	// seeds of two replicas or more without a wait bound: a window in
+	// which the first expiry a leader proposes gets that leader isolated
+	// at once, so that the next leader recovers the expiry, or loses it.
+	if xn := rand.New(rand.NewPCG(seed, 0xe4f1)); xn.IntN(3) == 0 && s.Replicas > 1 &&
+		r.FaultsPerSecMax > 0 && r.SafetyNs > 0 && s.WaitBoundNs == 0 {
+		t := xn.Int64N(r.SafetyNs)
+		until := min(t+int64(1_000_000_000+xn.IntN(1_500_000_000)), r.SafetyNs)
+		s.Faults = mergeFaults(s.Faults, []Fault{{AtNs: t, Kind: FaultIsolateExpiring, Factor: xn.Float64(), UntilNs: until}})
+	}
 	// A disk loss, from a stream of its own, in a quarter of the seeds of
 	// three replicas or more (a rebuild needs a majority of voters
 	// besides the rebuilding replica) where no wait bound holds: one

@@ -112,7 +112,9 @@ type runner struct {
 	// lostDisk: the replicas that lost their disk and have not finished
 	// rebuilding, with when.
 	lostDisk map[paxos.ID]int64
-	cov      *coverCounter // nil: coverage off
+	// expiryTrap: the armed expiry nemesis (Kind 0: none).
+	expiryTrap Fault
+	cov        *coverCounter // nil: coverage off
 }
 
 type expiryKey struct {
@@ -320,6 +322,10 @@ func (r *runner) Proposed(id paxos.ID, c lockmgr.Command) {
 	if c.Op != lockmgr.OpExpire {
 		return
 	}
+	if t := r.expiryTrap; t.Kind != 0 && r.w.Now() < t.UntilNs && !r.healed {
+		r.expiryTrap = Fault{}
+		r.isolateExpiring(id, t)
+	}
 	k := expiryKey{c.Client, paxos.Ballot{Round: c.Arg, Node: c.Node}}
 	if _, ok := r.expiries[k]; !ok {
 		r.expiries[k] = r.w.Now()
@@ -448,6 +454,8 @@ func (r *runner) applyFault(f Fault) {
 		}
 	case FaultLoseDisk:
 		r.loseDisk(f.Node)
+	case FaultIsolateExpiring:
+		r.expiryTrap = f
 	case FaultPause:
 		w.Pause(f.Node)
 	case FaultResume:
@@ -559,6 +567,29 @@ func (r *runner) clientDied(i int) {
 		r.live.Gone(now, h)
 	}
 	r.note(now, fmt.Sprintf("c%d dies", i+1), "#f4b6b6")
+}
+
+// isolateExpiring springs the expiry nemesis on leader id, which has just
+// proposed an expiry: a moment later (so that some of its accepts are
+// out) it is cut off from everyone until the trap's end, or 200 ms after
+// if that is later. It runs from a process's callback, so the world calls
+// are scheduled, not made, here.
+func (r *runner) isolateExpiring(id paxos.ID, t Fault) {
+	w := r.w
+	a := sim.Addr(id)
+	at := w.Now() + 1 + int64(t.Factor*2_000_000)
+	w.AtLabel(at, fmt.Sprintf("isolate %d (it just proposed an expiry)", id), func() {
+		if r.healed || !w.Up(a) {
+			return
+		}
+		w.Isolate(a)
+		r.coverLinks(a, isolatedSide(a))
+		w.AtLabel(max(t.UntilNs, at+200_000_000), "heal (expiring leader isolated)", func() {
+			if !r.healed {
+				w.Heal()
+			}
+		})
+	})
 }
 
 // loseDisk crashes replica a if it is up and destroys its disk, and
