@@ -3,6 +3,7 @@ package paxos
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 )
 
@@ -198,4 +199,100 @@ func TestRebuildPromisesEveryPeersHighestBallot(t *testing.T) {
 		}
 	}
 	r.Advance()
+}
+
+// TestRebuildForgottenPromise plays, in a group of five, the schedule a
+// rebuild that ignores the lost disk's promises gets wrong: replica 3 is
+// a candidate at a high ballot, holding the promise of replica 5 (and
+// nobody else's); replica 5 loses its disk and rebuilds while leader 1
+// goes on at its lower ballot; 1 then gets a value chosen with 5's help,
+// and 3 completes its phase 1 with 4 and 5's old promise, never hearing
+// of it. Here 3 is unreachable for 5, so 5 cannot learn 3's ballot and
+// must stay out of every quorum. A rebuild that resumes without every
+// peer's ballot fails the check below; with that check taken out, the
+// schedule goes on to choose "v" and "w" for one slot, which the
+// agreement check (after every step) reports.
+func TestRebuildForgottenPromise(t *testing.T) {
+	c := newTestCluster(t, 5, 3)
+	c.run(200)
+	if c.leader() != 1 {
+		t.Fatalf("leader %d, want 1", c.leader())
+	}
+	for i := range 3 {
+		if err := c.propose(1, fmt.Sprintf("before-%d", i)); err != nil {
+			t.Fatal(err)
+		}
+		c.run(5)
+	}
+	c.run(50)
+	// Replica 3 runs phase 1 at a ballot above the leader's; only 5,
+	// which is made to stop hearing the leader, gets its prepare.
+	c.partition([]ID{3}, []ID{1, 2, 4})
+	c.reps[5].leader = 0
+	c.reps[3].startElection()
+	b := c.reps[3].Ballot()
+	c.drain()
+	for k := 0; k < 50 && c.reps[5].Promised() != b; k++ {
+		c.deliverOne()
+	}
+	// 5's promise reaches 3.
+	for k := 0; k < 200 && slices.ContainsFunc(c.queue, func(q queued) bool { return q.from == 5 && q.to == 3 }); k++ {
+		c.deliverOne()
+	}
+	if c.reps[5].Promised() != b || c.reps[3].Role() != Candidate {
+		t.Fatalf("replica 5 promised %v (want %v), replica 3 is %v", c.reps[5].Promised(), b, c.reps[3].Role())
+	}
+	// Replica 5 loses its disk; 3 stays a candidate at b (its timers are
+	// not run) and cannot reach it any more.
+	c.partition([]ID{3}, []ID{5})
+	cand := c.reps[3]
+	c.reps[3] = nil
+	c.wipe(5, "nudge-5")
+	c.run(300)
+	if c.reps[5].Promised().Less(b) && !c.reps[5].Rebuilding() {
+		t.Fatalf("replica 5 votes again, promising %v, below %v, which it promised before its loss to a candidate still counting it",
+			c.reps[5].Promised(), b)
+	}
+	// The leader, cut off from 4, proposes v; 3 then completes phase 1
+	// with 4 and 5's old promise and proposes its own value for v's slot.
+	c.partition([]ID{1}, []ID{4})
+	if err := c.propose(1, "v"); err != nil {
+		t.Fatal(err)
+	}
+	// 5 accepts v (if it votes) but does not hear that v is chosen.
+	for k := 0; k < 200 && !c.reps[5].holds("v"); k++ {
+		c.deliverOne()
+	}
+	c.cut[[2]ID{1, 5}] = true
+	c.run(100)
+	c.reps[3] = cand
+	c.heal()
+	c.partition([]ID{3}, []ID{1, 2, 5})
+	c.reps[4].leader = 0
+	cand.sendPrepare(4, cand.commit)
+	c.drain()
+	for k := 0; k < 200 && cand.Role() != Leader; k++ {
+		if !c.deliverOne() {
+			break
+		}
+	}
+	if cand.Role() == Leader {
+		if err := c.propose(3, "w"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.heal()
+	c.run(400) // agreement is checked after every step
+}
+
+// holds reports whether the replica holds cmd in a slot, accepted or chosen.
+func (r *Replica) holds(cmd string) bool {
+	for n := r.log.start; n < r.log.end(); n++ {
+		for _, c := range r.log.peek(n).cmds {
+			if string(c) == cmd {
+				return true
+			}
+		}
+	}
+	return false
 }
