@@ -76,7 +76,7 @@ func TestDeployChecksFail(t *testing.T) {
 	}{
 		{"workflow: not YAML", "wf", "jobs:", "jobs:\n\t- x", "yaml"},
 		{"workflow: misspelt key", "wf", "runs-on:", "runs_on:", "runs_on"},
-		{"workflow: unknown flag", "wf", "-json -out failures", "-jsn -out failures", "flag provided but not defined: -jsn"},
+		{"workflow: unknown flag", "wf", "-json -coverage -out failures", "-jsn -coverage -out failures", "flag provided but not defined: -jsn"},
 		{"workflow: shard past N", "wf", "shard: [0, 1, 2, 3, 4, 5, 6, 7]", "shard: [1, 2, 3, 4, 5, 6, 7, 8]", "index 8 out of range"},
 		{"workflow: a shard missing", "wf", "shard: [0, 1, 2, 3, 4, 5, 6, 7]", "shard: [0, 1, 2, 3, 4, 5, 6]", "shards 0..6 of 8"},
 		{"workflow: N not the matrix", "wf", `SHARDS: "8"`, `SHARDS: "9"`, "of 9"},
