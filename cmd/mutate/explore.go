@@ -105,22 +105,12 @@ func runExploreMutants(root string, muts []mutant, o *options, stdout, stderr io
 
 func tryExplore(root string, m mutant, configs []string) exploreResult {
 	r := exploreResult{m: m}
-	tmp, err := os.MkdirTemp("", "paxlock-mutant-")
+	tmp, err := mutated(root, m)
 	if err != nil {
 		r.problem = err.Error()
 		return r
 	}
 	defer os.RemoveAll(tmp)
-	if err := copyModule(root, tmp); err != nil {
-		r.problem = err.Error()
-		return r
-	}
-	for _, e := range m.edits {
-		if err := apply(tmp, e); err != nil {
-			r.problem = err.Error()
-			return r
-		}
-	}
 	bin := filepath.Join(tmp, "paxsim.bin")
 	if out, err := runIn(tmp, "go", "build", "-o", bin, "./cmd/paxsim"); err != nil {
 		r.problem = "does not build: " + lastLine(out)

@@ -226,25 +226,35 @@ func (r result) line() string {
 	return fmt.Sprintf("%-28s SURVIVED %d seeds; rapid: %s", r.m.name, r.seeds, r.rapid)
 }
 
+// mutated returns a scratch copy of the module at root with m applied;
+// the caller removes it.
+func mutated(root string, m mutant) (string, error) {
+	tmp, err := os.MkdirTemp("", "paxlock-mutant-")
+	if err != nil {
+		return "", err
+	}
+	if err := copyModule(root, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return "", err
+	}
+	for _, e := range m.edits {
+		if err := apply(tmp, e); err != nil {
+			os.RemoveAll(tmp)
+			return "", err
+		}
+	}
+	return tmp, nil
+}
+
 // try applies m to a scratch copy of the module and sweeps it.
 func try(root string, m mutant, o *options, stderr io.Writer) result {
 	r := result{m: m}
-	tmp, err := os.MkdirTemp("", "paxlock-mutant-")
+	tmp, err := mutated(root, m)
 	if err != nil {
 		r.problem = err.Error()
 		return r
 	}
 	defer os.RemoveAll(tmp)
-	if err := copyModule(root, tmp); err != nil {
-		r.problem = err.Error()
-		return r
-	}
-	for _, e := range m.edits {
-		if err := apply(tmp, e); err != nil {
-			r.problem = err.Error()
-			return r
-		}
-	}
 	cmd := exec.Command("go", "run", "./cmd/paxsim", "-json", "-failfast",
 		"-seeds", fmt.Sprint(o.seeds), "-parallel", fmt.Sprint(o.parallel))
 	cmd.Dir = tmp
