@@ -15,14 +15,29 @@ type Checkers struct {
 	Hashes     *StateHash
 	Rejoin     *Rejoin
 	readPrefix map[int]uint64 // open reads: history index -> chosen prefix at the call
+	// owned: which of the above are c's own (a bit per checker, see
+	// clone.go). A copy made by Clone shares them all with the copy it
+	// was made from, and copies one the first time an event changes it.
+	owned uint8
 }
+
+// The bits of Checkers.owned.
+const (
+	ownConsensus uint8 = 1 << iota
+	ownDurability
+	ownOracle
+	ownHashes
+	ownRejoin
+	ownReadPrefix
+	ownAll = 1<<iota - 1
+)
 
 // New returns the checkers of a group of n replicas whose state machines
 // are configured with sm.
 func New(n int, sm lockmgr.SMConfig) *Checkers {
 	c := &Checkers{Consensus: NewConsensus(n), Oracle: NewOracle(n, sm), Hashes: NewStateHash(),
-		Rejoin: NewRejoin(n), readPrefix: map[int]uint64{}}
-	c.Durability = NewDurability(n, c.Consensus.Chosen)
+		Rejoin: NewRejoin(n), readPrefix: map[int]uint64{}, owned: ownAll}
+	c.Durability = NewDurability(n, c.chosen)
 	return c
 }
 
@@ -38,51 +53,56 @@ func (c *Checkers) Err() *Failure {
 
 // Booted: replica id restarted from the records its disk held.
 func (c *Checkers) Booted(id paxos.ID, recs []paxos.Record) {
-	c.Consensus.Booted(id, recs)
-	c.Durability.Booted(id, recs)
-	c.Oracle.Booted(id)
-	c.Rejoin.Booted(id)
+	c.consensus().Booted(id, recs)
+	c.durability().Booted(id, recs)
+	c.oracle().Booted(id)
+	c.rejoin().Booted(id)
 }
 
 // Appended: records written, not yet durable.
 func (c *Checkers) Appended(id paxos.ID, recs []paxos.Record) {
-	c.Consensus.Appended(id, recs)
-	c.Durability.Appended(id, recs)
+	c.consensus().Appended(id, recs)
+	c.durability().Appended(id, recs)
 }
 
 // Synced: what was appended is durable.
 func (c *Checkers) Synced(id paxos.ID) {
-	c.Consensus.Synced(id)
-	c.Durability.Synced(id)
+	c.consensus().Synced(id)
+	c.durability().Synced(id)
 }
 
 // Rewrote: the log was replaced by recs, durably.
 func (c *Checkers) Rewrote(id paxos.ID, recs []paxos.Record) {
-	c.Consensus.Rewrote(id, recs)
-	c.Durability.Rewrote(id, recs)
+	c.consensus().Rewrote(id, recs)
+	c.durability().Rewrote(id, recs)
 }
 
-// Sent: a replica message leaves.
+// Sent: a replica message leaves. The durability checker only reads what
+// it recorded to judge a message, so it is copied only when it fails.
 func (c *Checkers) Sent(id paxos.ID, m *paxos.Message) {
-	c.Durability.Sent(id, m)
-	c.Rejoin.Sent(id, m)
+	if c.Durability.Err() == nil {
+		if f := c.Durability.judgeSent(id, m, c.chosen); f != nil {
+			c.durability().err = f
+		}
+	}
+	c.rejoin().Sent(id, m)
 }
 
 // DiskLost: replica id lost its whole disk; it comes back rebuilding.
-func (c *Checkers) DiskLost(id paxos.ID) { c.Rejoin.DiskLost(id) }
+func (c *Checkers) DiskLost(id paxos.ID) { c.rejoin().DiskLost(id) }
 
 // Committed: a chosen slot is handed to the state machine.
 func (c *Checkers) Committed(id paxos.ID, e paxos.Entry) {
-	c.Consensus.Committed(id, e)
-	c.Oracle.Committed(id, e)
-	c.Rejoin.Committed(id, e)
+	c.consensus().Committed(id, e)
+	c.oracle().Committed(id, e)
+	c.rejoin().Committed(id, e)
 }
 
 // Invoked: a client started operation h. A read notes what was chosen
 // before it began.
 func (c *Checkers) Invoked(h int, op lockmgr.Op) {
 	if op == opRead {
-		c.readPrefix[h] = c.Consensus.ChosenPrefix()
+		c.reads()[h] = c.Consensus.ChosenPrefix()
 	}
 }
 
@@ -91,23 +111,27 @@ func (c *Checkers) Invoked(h int, op lockmgr.Op) {
 func (c *Checkers) Answered(h int, client lockmgr.ClientID, a lockmgr.Completion) {
 	switch {
 	case a.Op == opRead && a.Result.Status == lockmgr.Report:
-		c.Oracle.ReadAnswered(client, a.Seq, a.Slot, c.readPrefix[h], a.Locks)
+		c.oracle().ReadAnswered(client, a.Seq, a.Slot, c.readPrefix[h], a.Locks)
 	case a.Op == lockmgr.OpStatus && a.Result.Status == lockmgr.Report:
-		c.Oracle.StatusAnswered(client, a.Slot, a.Locks)
+		c.oracle().StatusAnswered(client, a.Slot, a.Locks)
 	}
-	delete(c.readPrefix, h)
+	if _, ok := c.readPrefix[h]; ok {
+		delete(c.reads(), h)
+	}
 }
 
 // Applied: one command was applied.
 func (c *Checkers) Applied(id paxos.ID, slot uint64, cmd lockmgr.Command, r lockmgr.Result, grants []lockmgr.Grant) {
-	c.Oracle.Applied(id, slot, cmd, r, grants)
+	c.oracle().Applied(id, slot, cmd, r, grants)
 }
 
 // Restored: the state machine was reset to the snapshot below slot.
 func (c *Checkers) Restored(id paxos.ID, slot uint64) {
-	c.Consensus.Restored(id, slot)
-	c.Oracle.Restored(id, slot)
+	c.consensus().Restored(id, slot)
+	c.oracle().Restored(id, slot)
 }
 
 // StateHash: replica id applied every slot below applied; its state hash.
-func (c *Checkers) StateHash(id paxos.ID, applied, hash uint64) { c.Hashes.Report(id, applied, hash) }
+func (c *Checkers) StateHash(id paxos.ID, applied, hash uint64) {
+	c.hashes().Report(id, applied, hash)
+}

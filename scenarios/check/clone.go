@@ -13,13 +13,65 @@ import (
 // added without a decision. Recorded commands, records and grants are
 // shared: nothing writes them once recorded.
 
-// Clone returns a deep copy of c.
+// Clone returns a copy of c that goes on from c's state without changing
+// it. The copy is lazy: it shares every checker with c, and copies one
+// (deeply) the first time an event would change it, so a step that
+// reaches one checker copies one. c must not be changed after it is
+// cloned (an explorer's parent state is not).
 func (c *Checkers) Clone() *Checkers {
-	x := &Checkers{Consensus: c.Consensus.clone(), Oracle: c.Oracle.clone(), Hashes: c.Hashes.clone(),
-		Rejoin: c.Rejoin.clone(), readPrefix: maps.Clone(c.readPrefix)}
-	x.Durability = c.Durability.clone(x.Consensus.Chosen)
-	return x
+	x := *c
+	x.owned = 0
+	return &x
 }
+
+// consensus is c's own consensus checker, copied from the one it shares
+// on first use; durability, oracle, hashes, rejoin and reads likewise.
+func (c *Checkers) consensus() *Consensus {
+	if c.owned&ownConsensus == 0 {
+		c.Consensus, c.owned = c.Consensus.clone(), c.owned|ownConsensus
+	}
+	return c.Consensus
+}
+
+func (c *Checkers) durability() *Durability {
+	if c.owned&ownDurability == 0 {
+		c.Durability, c.owned = c.Durability.clone(c.chosen), c.owned|ownDurability
+	}
+	return c.Durability
+}
+
+func (c *Checkers) oracle() *Oracle {
+	if c.owned&ownOracle == 0 {
+		c.Oracle, c.owned = c.Oracle.clone(), c.owned|ownOracle
+	}
+	return c.Oracle
+}
+
+func (c *Checkers) hashes() *StateHash {
+	if c.owned&ownHashes == 0 {
+		c.Hashes, c.owned = c.Hashes.clone(), c.owned|ownHashes
+	}
+	return c.Hashes
+}
+
+func (c *Checkers) rejoin() *Rejoin {
+	if c.owned&ownRejoin == 0 {
+		c.Rejoin, c.owned = c.Rejoin.clone(), c.owned|ownRejoin
+	}
+	return c.Rejoin
+}
+
+func (c *Checkers) reads() map[int]uint64 {
+	if c.owned&ownReadPrefix == 0 {
+		c.readPrefix, c.owned = maps.Clone(c.readPrefix), c.owned|ownReadPrefix
+	}
+	return c.readPrefix
+}
+
+// chosen is what the durability checker asks the consensus checker: it
+// goes through c, so a durability checker copied into c asks c's own
+// consensus checker, whichever copy that is by then.
+func (c *Checkers) chosen(slot uint64) (uint64, bool) { return c.Consensus.Chosen(slot) }
 
 func (j *Rejoin) clone() *Rejoin {
 	x := *j

@@ -12,12 +12,12 @@ import (
 // cloneFields names, per struct Clone copies, every field it decided
 // about; a field added without a decision fails TestCloneCoversEveryField.
 var cloneFields = map[reflect.Type][]string{
-	reflect.TypeFor[Checkers]():   {"Consensus", "Durability", "Oracle", "Hashes", "Rejoin", "readPrefix"},
+	reflect.TypeFor[Checkers]():   {"Consensus", "Durability", "Oracle", "Hashes", "Rejoin", "readPrefix", "owned" /* none, in a copy */},
 	reflect.TypeFor[Rejoin]():     {"rebuilding", "lostAt", "voted", "owed", "nonces", "err"},
 	reflect.TypeFor[Consensus]():  {"quorum", "slots", "pending", "next", "booted", "prefix", "err"},
 	reflect.TypeFor[slotVotes]():  {"votes", "chosen"},
 	reflect.TypeFor[vote]():       {"ballot", "value", "cmds" /* shared: never written */, "voters"},
-	reflect.TypeFor[Durability](): {"disks", "chosen" /* rebound to the copy's Consensus */, "err"},
+	reflect.TypeFor[Durability](): {"disks", "chosen" /* asks the owning Checkers' Consensus */, "err"},
 	reflect.TypeFor[disk]():       {"promised", "before", "accepted", "snapSlot", "pending", "violation"},
 	reflect.TypeFor[ballots]():    {"base", "b"},
 	reflect.TypeFor[Oracle](): {"sm", "next", "locks", "sessions", "nonces", "lastSession", "lead", "slots", "cursor",
@@ -66,5 +66,59 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 	if v, ok := c.Consensus.Chosen(0); !ok || v != valueHash([][]byte{[]byte("a")}) {
 		t.Fatal("the original lost its chosen value")
+	}
+}
+
+// TestCloneIsLazy: a copy shares each checker until an event changes it,
+// a message judged on a shared durability checker asks the copy's own
+// consensus checker which slots are chosen, and a failure found there is
+// the copy's alone.
+func TestCloneIsLazy(t *testing.T) {
+	c := New(3, lockmgr.SMConfig{})
+	for id := paxos.ID(1); id <= 3; id++ {
+		c.Booted(id, nil)
+	}
+	b := paxos.Ballot{Round: 1, Node: 1}
+	accept := func(x *Checkers, id paxos.ID) {
+		x.Appended(id, []paxos.Record{{Type: paxos.RecAccept, Entry: paxos.Entry{Slot: 0, Ballot: b, Cmds: [][]byte{[]byte("a")}}}})
+		x.Synced(id)
+	}
+	accept(c, 1)
+	c.Appended(3, []paxos.Record{{Type: paxos.RecPromise, Ballot: b}})
+	c.Synced(3)
+	ack := &paxos.Message{Type: paxos.MsgAccepted, From: 3, To: 1, Ballot: b, Slots: []uint64{0}}
+
+	x := c.Clone()
+	if x.Consensus != c.Consensus || x.Durability != c.Durability || x.Oracle != c.Oracle {
+		t.Fatal("a fresh copy does not share its checkers")
+	}
+	x.Sent(3, ack) // slot 0 is not chosen, and replica 3 has not accepted it
+	if x.Err() == nil || x.Err().Kind != FailDurability {
+		t.Fatalf("the copy acknowledged an unaccepted slot without a failure: %v", x.Err())
+	}
+	if c.Err() != nil || c.Durability.Err() != nil {
+		t.Fatalf("the copy's failure reached the original: %v", c.Err())
+	}
+
+	y := c.Clone()
+	accept(y, 2) // chosen in y only
+	if y.Consensus == c.Consensus || y.Durability == c.Durability {
+		t.Fatal("an event changed a checker the copy shares")
+	}
+	// z's consensus checker alone sees replica 2's vote: its durability
+	// checker is still the original's, and must ask z's which slots are
+	// chosen (slot 0 is, so acknowledging it vouches for nothing new).
+	z := c.Clone()
+	z.consensus().Appended(2, []paxos.Record{{Type: paxos.RecAccept, Entry: paxos.Entry{Slot: 0, Ballot: b, Cmds: [][]byte{[]byte("a")}}}})
+	z.Consensus.Synced(2)
+	z.Sent(3, ack)
+	if z.Err() != nil {
+		t.Fatalf("the shared durability checker asked another copy's consensus checker: %v", z.Err())
+	}
+	if z.Durability != c.Durability {
+		t.Fatal("a message that passed copied the durability checker")
+	}
+	if _, ok := c.Consensus.Chosen(0); ok {
+		t.Fatal("the original's slot 0 became chosen")
 	}
 }

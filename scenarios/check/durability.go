@@ -125,41 +125,50 @@ func (k *disk) noteAccepted(slot uint64, b paxos.Ballot) {
 
 // Sent checks a message as it leaves replica id.
 func (d *Durability) Sent(id paxos.ID, m *paxos.Message) {
+	if d.err == nil {
+		d.err = d.judgeSent(id, m, d.chosen)
+	}
+}
+
+// judgeSent is Sent's judgement, without recording it: a failure, or nil.
+// chosen answers which slots are chosen (d's own, or, for a durability
+// checker shared between copies of the checkers, the asking copy's).
+func (d *Durability) judgeSent(id paxos.ID, m *paxos.Message, chosen func(uint64) (uint64, bool)) *Failure {
 	k := &d.disks[id-1]
+	fail := func(format string, args ...any) *Failure {
+		return failf(FailDurability, "replica %d "+format, append([]any{id}, args...)...)
+	}
 	if m.Type == paxos.MsgAccept && len(m.Entries) > 0 && ballotLess(k.promised, m.Ballot) {
 		// A leader proposes only under a ballot its own disk promised:
 		// else, after a crash, it could take that ballot again and
 		// propose other values under it.
-		d.fail(id, "sent %s before its disk promised that ballot (it promises %s)", paxos.DescribeMessage(m), fmtBallot(k.promised))
-		return
+		return fail("sent %s before its disk promised that ballot (it promises %s)", paxos.DescribeMessage(m), fmtBallot(k.promised))
 	}
 	if m.Reject || (m.Type != paxos.MsgPromise && m.Type != paxos.MsgAccepted) {
-		return
+		return nil
 	}
 	if ballotLess(k.promised, m.Ballot) {
-		d.fail(id, "sent %s while its disk promises only %s", paxos.DescribeMessage(m), fmtBallot(k.promised))
-		return
+		return fail("sent %s while its disk promises only %s", paxos.DescribeMessage(m), fmtBallot(k.promised))
 	}
 	if ballotLess(m.Ballot, k.before) {
 		// Made under a promise below one already on the disk before this
 		// sync (a promise raised in the same batch is fine: the message
 		// was true when made).
-		d.fail(id, "sent %s below the ballot %s it had promised", paxos.DescribeMessage(m), fmtBallot(k.before))
-		return
+		return fail("sent %s below the ballot %s it had promised", paxos.DescribeMessage(m), fmtBallot(k.before))
 	}
 	if m.Type == paxos.MsgPromise {
-		return
+		return nil
 	}
 	for _, s := range m.Slots {
 		if b, ok := k.accepted.get(s); ok && !ballotLess(b, m.Ballot) || s < k.snapSlot {
 			continue
 		}
-		if _, ok := d.chosen(s); ok {
+		if _, ok := chosen(s); ok {
 			continue // acknowledging a chosen value vouches for nothing new
 		}
-		d.fail(id, "sent %s but slot %d is not durably accepted at %s or above", paxos.DescribeMessage(m), s, fmtBallot(m.Ballot))
-		return
+		return fail("sent %s but slot %d is not durably accepted at %s or above", paxos.DescribeMessage(m), s, fmtBallot(m.Ballot))
 	}
+	return nil
 }
 
 // ballots maps slots to ballots over a dense window of slots [base,
