@@ -43,7 +43,7 @@ type exploreOptions struct {
 	clients string
 }
 
-func parseExploreFlags(args []string, stderr io.Writer) (*exploreOptions, error) {
+func parseExploreFlags(args []string, stderr io.Writer) (_ *exploreOptions, err error) {
 	fs := flag.NewFlagSet("paxsim -explore", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	o := &exploreOptions{}
@@ -66,7 +66,11 @@ func parseExploreFlags(args []string, stderr io.Writer) (*exploreOptions, error)
 	fs.StringVar(&o.out, "out", "", "directory for a violation's scenario file")
 	fs.IntVar(&o.gcPct, "gc", 400, "GOGC for the search (states are many small objects: a higher value trades memory for speed)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
+	order := fs.String("order", "bfs", "bfs: breadth-first (memory grows with the widest level); dfs: depth-first (memory is the visited table; a violation is then looked for again breadth-first for its shortest path)")
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if c.Order, err = explore.ParseOrder(*order); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -105,8 +109,8 @@ func runExplore(args []string, stdout, stderr io.Writer) int {
 	}
 	debug.SetGCPercent(o.gcPct)
 	cfg := &o.cfg
-	fmt.Fprintf(stderr, "paxsim -explore: %d replicas, clients %s; bounds %v; tick %v; prune-done=%v\n",
-		cfg.Replicas, describeClients(cfg.Clients), cfg.Bounds, time.Duration(cfg.TickNs), cfg.PruneDone)
+	fmt.Fprintf(stderr, "paxsim -explore: %d replicas, clients %s; bounds %v; tick %v; prune-done=%v; order %v\n",
+		cfg.Replicas, describeClients(cfg.Clients), cfg.Bounds, time.Duration(cfg.TickNs), cfg.PruneDone, cfg.Order)
 	start, cpu0 := time.Now(), cpuTime()
 	m := explore.Meter{
 		Elapsed: func() time.Duration { return time.Since(start) },

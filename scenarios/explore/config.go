@@ -73,6 +73,37 @@ type Config struct {
 	// report then says the space was not exhausted.
 	MaxStates int
 	TimeLimit time.Duration
+	// Order is how the space is walked: BreadthFirst (the default) keeps
+	// every state of the next level whole, so memory grows with the
+	// widest level; DepthFirst keeps only the states on the current path
+	// and the visited table (see dfs.go).
+	Order Order
+}
+
+// Order is the order a search visits states in.
+type Order int
+
+const (
+	BreadthFirst Order = iota
+	DepthFirst
+)
+
+func (o Order) String() string {
+	if o == DepthFirst {
+		return "dfs"
+	}
+	return "bfs"
+}
+
+// ParseOrder reads "bfs" or "dfs".
+func ParseOrder(s string) (Order, error) {
+	switch s {
+	case "bfs":
+		return BreadthFirst, nil
+	case "dfs":
+		return DepthFirst, nil
+	}
+	return 0, fmt.Errorf("explore: order %q: want bfs or dfs", s)
 }
 
 // Limits on a configuration, so that a typo cannot ask for a search that
@@ -97,6 +128,8 @@ func (c *Config) Validate() error {
 		return errors.New("explore: drops, dups, crashes and timers must be >= 0")
 	case c.TickNs <= 0:
 		return fmt.Errorf("explore: tick=%dns: want > 0", c.TickNs)
+	case c.Order != BreadthFirst && c.Order != DepthFirst:
+		return fmt.Errorf("explore: order %d: want bfs or dfs", c.Order)
 	case c.MaxStates < 0 || c.TimeLimit < 0:
 		return errors.New("explore: max-states and time limit must be >= 0")
 	}

@@ -1,10 +1,12 @@
 package explore
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
 	"paxlock/lockmgr"
+	"paxlock/paxos"
 )
 
 var (
@@ -66,35 +68,129 @@ func TestSearchIsDeterministic(t *testing.T) {
 // replay must end in a state with the same fingerprint, which is what
 // makes an exported counterexample reproduce its violation.
 func TestReplayReachesTheSameState(t *testing.T) {
-	cfg := Config{Replicas: 3, Clients: [][]Op{{lockA}}, Bounds: Bounds{Depth: 9, Timers: 1, Drops: 1, Crashes: 1}, TickNs: 10_000_000}
-	s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
-	if _, err := s.run(); err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for fp, p := range s.visited {
-		if p.depth < 9 || n >= 200 {
-			continue
+	for _, order := range []Order{BreadthFirst, DepthFirst} {
+		cfg := Config{Replicas: 3, Clients: [][]Op{{lockA}}, Bounds: Bounds{Depth: 9, Timers: 1, Drops: 1, Crashes: 1},
+			TickNs: 10_000_000, Order: order}
+		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
+		search := s.run
+		if order == DepthFirst {
+			search = s.dfs // parents rewritten by states reached again in fewer steps
 		}
-		n++
-		v := &Violation{}
-		s.pathTo(v, fp)
+		if _, err := search(); err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for fp, p := range s.visited {
+			if p.depth < 9 || n >= 200 {
+				continue
+			}
+			n++
+			v := &Violation{}
+			s.pathTo(v, fp)
+			if len(v.Path) != int(p.depth) {
+				t.Fatalf("%v: the path to a state at depth %d has %d steps", order, p.depth, len(v.Path))
+			}
+			w, err := newWorld(&cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, st := range v.Path {
+				if err := w.apply(st); err != nil {
+					t.Fatalf("%v: replaying %v: %v", order, v.Steps, err)
+				}
+			}
+			var f fingerprinter
+			if got := f.of(w); got != fp {
+				t.Fatalf("%v: the replay of %v ends in state %x, the search reached %x", order, v.Steps, got, fp)
+			}
+		}
+		if n == 0 {
+			t.Fatalf("%v: no state at depth 9", order)
+		}
+	}
+}
+
+// TestDepthFirstVisitsTheSameStates: depth-first search reaches exactly
+// the states breadth-first does, at the same shortest depths, with faults
+// and a depth bound that make it reach states again in fewer steps.
+func TestDepthFirstVisitsTheSameStates(t *testing.T) {
+	reexpanded := false
+	for _, cfg := range append(slices.Clone(ciConfigs),
+		Config{Replicas: 3, Clients: [][]Op{{lockA}}, Bounds: Bounds{Depth: 9, Timers: 1, Drops: 1, Crashes: 1}},
+		Config{Replicas: 1, Clients: [][]Op{{trylockA}}, Bounds: Bounds{Depth: 12, Timers: 2, Dups: 1}},
+		Config{Replicas: 3, Clients: [][]Op{{trylockA}}, Bounds: Bounds{Depth: 10, Timers: 1, Dups: 1}},
+	) {
+		cfg.TickNs, cfg.PruneDone = 10_000_000, true
+		bfs, err := Search(cfg, Meter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg.Order = DepthFirst
+		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
+		dfs, err := s.dfs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := Command(&cfg)
+		if dfs.Unique != bfs.Unique || !slices.Equal(dfs.Levels, bfs.Levels) || dfs.Goals != bfs.Goals ||
+			dfs.Depth != bfs.Depth || dfs.Exhausted != bfs.Exhausted || dfs.Violation != nil || bfs.Violation != nil {
+			t.Errorf("%s: depth-first %d unique, levels %v, %d goals, depth %d, exhausted %v, %v;\n"+
+				"breadth-first %d unique, levels %v, %d goals, depth %d, exhausted %v, %v", name,
+				dfs.Unique, dfs.Levels, dfs.Goals, dfs.Depth, dfs.Exhausted, dfs.Violation,
+				bfs.Unique, bfs.Levels, bfs.Goals, bfs.Depth, bfs.Exhausted, bfs.Violation)
+		}
+		reexpanded = reexpanded || s.reexpanded > 0
+		t.Logf("%s: %d unique; %d generated depth-first (%d re-expanded), %d breadth-first", name, dfs.Unique,
+			dfs.Generated, s.reexpanded, bfs.Generated)
+	}
+	if !reexpanded {
+		t.Error("no configuration reached a state again in fewer steps: the re-expansion is untested")
+	}
+}
+
+// TestDepthFirstReportsTheShortestPath: a violation found depth-first is
+// reported with the shortest path to one, as breadth-first finds it.
+func TestDepthFirstReportsTheShortestPath(t *testing.T) {
+	// The "violation": replica 3 has an accepted value on its disk.
+	fail := func(w *world) bool {
+		for _, r := range w.reps[2].durable {
+			if r.Type == paxos.RecAccept {
+				return true
+			}
+		}
+		return false
+	}
+	var got [2]Report
+	for i, order := range []Order{BreadthFirst, DepthFirst} {
+		cfg := Config{Replicas: 3, Clients: [][]Op{{trylockA}}, Bounds: Bounds{Depth: 30, Timers: 1}, TickNs: 10_000_000, Order: order}
+		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}, fail: fail}
+		search := s.run
+		if order == DepthFirst {
+			search = s.dfs
+		}
+		r, err := search()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Violation == nil || r.Exhausted {
+			t.Fatalf("%v: no violation found: %+v", order, r)
+		}
 		w, err := newWorld(&cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, st := range v.Path {
+		for _, st := range r.Violation.Path {
 			if err := w.apply(st); err != nil {
-				t.Fatalf("replaying %v: %v", v.Steps, err)
+				t.Fatalf("%v: replaying %v: %v", order, r.Violation.Steps, err)
 			}
 		}
-		var f fingerprinter
-		if got := f.of(w); got != fp {
-			t.Fatalf("the replay of %v ends in state %x, the search reached %x", v.Steps, got, fp)
+		if !fail(w) {
+			t.Fatalf("%v: the path reported does not reach a failing state: %v", order, r.Violation.Steps)
 		}
+		got[i] = r
 	}
-	if n == 0 {
-		t.Fatal("no state at depth 9")
+	if b, d := len(got[0].Violation.Path), len(got[1].Violation.Path); b != d || b < 5 {
+		t.Fatalf("the shortest path is %d steps breadth-first, %d depth-first", b, d)
 	}
 }
 

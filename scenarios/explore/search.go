@@ -72,12 +72,16 @@ type Meter struct {
 // the limits and the heap are sampled.
 const progressEvery = 1 << 12
 
-// Search explores cfg breadth-first and reports.
+// Search explores cfg, breadth-first or depth-first (cfg.Order), and
+// reports.
 func Search(cfg Config, m Meter) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
 	s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}, m: m}
+	if cfg.Order == DepthFirst {
+		return s.dfs()
+	}
 	return s.run()
 }
 
@@ -92,6 +96,9 @@ type searcher struct {
 	// nextSample: the Generated count at which limits, heap and progress
 	// are next looked at.
 	nextSample int64
+	stepBufs   [][]Step          // depth-first: the steps of the state on the path at each depth
+	reexpanded int64             // depth-first: states expanded again, reached in fewer steps
+	fail       func(*world) bool // tests: a state that fails, besides the checks
 }
 
 func (s *searcher) run() (Report, error) {
@@ -175,6 +182,9 @@ func (s *searcher) stop() bool {
 func (s *searcher) judge(w *world, answeredBefore int) *Violation {
 	if w.allDone() {
 		s.rep.Goals++
+	}
+	if s.fail != nil && s.fail(w) {
+		return &Violation{Kind: "test", Detail: "the test's condition holds"}
 	}
 	if w.broken != "" {
 		kind, detail, _ := strings.Cut(w.broken, ": ")
