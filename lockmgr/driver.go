@@ -55,6 +55,21 @@ type Node struct {
 // slabBytes is the size of one slab of outgoing packets.
 const slabBytes = 4 << 10
 
+// firstSlabBytes is the size of a node's or server's first slab: enough
+// for a few packets (replies need 512 bytes free). A copy made by Clone
+// starts without a slab, and an explorer makes a copy per step that
+// sends a packet or two, so a whole slab would mostly be cleared for
+// nothing.
+const firstSlabBytes = 1 << 10
+
+// nextSlab is the size of the slab that replaces slab.
+func nextSlab(slab []byte) int {
+	if cap(slab) == 0 {
+		return firstSlabBytes
+	}
+	return slabBytes
+}
+
 // NewNode rebuilds a replica from the records its storage held (nil for a
 // fresh one) and returns its driver. obs, if not nil, sees everything the
 // server does from the first drive on (a restored replica applies its
@@ -209,7 +224,7 @@ func (n *Node) send(msgs []paxos.Message, durable bool) {
 		// ever appended to and replaced when full (one allocation per
 		// slab, not per packet).
 		if size := paxos.EncodedSize(m); cap(n.slab)-len(n.slab) < size {
-			n.slab = make([]byte, 0, max(slabBytes, size))
+			n.slab = make([]byte, 0, max(nextSlab(n.slab), size))
 		}
 		start := len(n.slab)
 		n.slab = paxos.AppendMessage(n.slab, m)

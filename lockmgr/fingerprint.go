@@ -21,11 +21,6 @@ import (
 // time (the explorer is single-threaded, as this package is) cannot see
 // each other through it, and setting up a key costs more than a tag.
 
-// cloneSlabBytes is the packet slab a copy starts with: enough for a
-// step's few packets (replies need 512 bytes free), smaller than a whole
-// slab, which an explorer making a copy per step would mostly clear.
-const cloneSlabBytes = 1 << 10
-
 // Clone returns a deep copy of n, driving store and net from now on, seen
 // by obs, drawing its random choices from rng. n must be at rest (not
 // inside a drive), which is all a caller outside the package can see.
@@ -34,8 +29,8 @@ func (n *Node) Clone(store Storage, net Transport, obs Observer, rng *rand.Rand)
 	c.srv = n.srv.clone(obs, rng)
 	c.store, c.net = store, net
 	// Packets already handed out keep the old slab; the copy carves its
-	// own from a small one, as a copy that lives for one step sends few.
-	c.slab = make([]byte, 0, cloneSlabBytes)
+	// own from a small one once it sends (see firstSlabBytes).
+	c.slab = nil
 	return &c
 }
 
@@ -51,7 +46,7 @@ func (s *Server) clone(obs Observer, rng *rand.Rand) *Server {
 	}
 	c.replies = slices.Clone(s.replies)
 	c.in = paxos.Message{}
-	c.slab = make([]byte, 0, cloneSlabBytes)
+	c.slab = nil
 	c.obs = obs
 	c.leases.heard = make(map[ClientID]*leaseRef, len(s.leases.heard))
 	for id, ref := range s.leases.heard {

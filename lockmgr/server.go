@@ -369,7 +369,7 @@ func (s *Server) reply(to Addr, p *Reply) {
 	// again (a reply that outgrows the slab moves it; the earlier packets
 	// keep the old array).
 	if cap(s.slab)-len(s.slab) < 512 {
-		s.slab = make([]byte, 0, 4<<10)
+		s.slab = make([]byte, 0, nextSlab(s.slab))
 	}
 	start := len(s.slab)
 	s.slab = AppendReply(s.slab, p)
