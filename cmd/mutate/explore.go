@@ -30,7 +30,8 @@ type exploreResult struct {
 	config   int // 1-based line of the configuration that found it
 	kind     string
 	detail   string
-	steps    int   // the counterexample's length (= its depth: breadth-first)
+	steps    int   // the counterexample's length
+	shortest bool  // no shorter counterexample within the configuration's bounds
 	unique   int64 // states searched, over every configuration tried
 	seconds  float64
 	replayed bool // paxsim -scenario reproduced the exported file
@@ -44,9 +45,10 @@ type exploreReport struct {
 	Exhausted bool    `json:"exhausted"`
 	Scenario  string  `json:"scenario"`
 	Violation *struct {
-		Kind   string `json:"kind"`
-		Detail string `json:"detail"`
-		Steps  []string
+		Kind     string `json:"kind"`
+		Detail   string `json:"detail"`
+		Steps    []string
+		Shortest bool `json:"shortest"`
 	} `json:"violation"`
 }
 
@@ -87,9 +89,11 @@ func runExploreMutants(root string, muts []mutant, o *options, stdout, stderr io
 			"Each mutant is applied to a scratch copy of the module; `paxsim -explore` then\n"+
 			"searches the configurations below in order until one finds a violation, and the\n"+
 			"exported counterexample is replayed with `paxsim -scenario` in that copy.\n"+
-			"Breadth-first, so a counterexample's length is its depth and no shorter one\n"+
-			"exists within that configuration's bounds. \"Sweep seeds\" is the random seed\n"+
-			"sweep's figure from RESULTS.md, for comparison.\n\n"+
+			"The search is depth-first; a violation it finds is looked for again\n"+
+			"breadth-first, bounded at its depth, so a counterexample marked shortest has no\n"+
+			"shorter one within that configuration's bounds (unmarked: the time ran out\n"+
+			"first). \"Sweep seeds\" is the random seed sweep's figure from RESULTS.md, for\n"+
+			"comparison.\n\n"+
 			"Command: `go run ./cmd/mutate -explore %s -results %s`  \nRun: %s, %s/%s, %d CPUs\n\nConfigurations (`paxsim -explore` flags):\n\n",
 			o.explore, o.results, time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
 		for i, c := range configs {
@@ -136,6 +140,7 @@ func tryExplore(root string, m mutant, configs []string) exploreResult {
 		}
 		r.found, r.config = true, i+1
 		r.kind, r.detail, r.steps = rep.Violation.Kind, rep.Violation.Detail, len(rep.Violation.Steps)
+		r.shortest = rep.Violation.Shortest
 		if rep.Scenario != "" {
 			_, err := runIn(tmp, bin, "-scenario", rep.Scenario)
 			r.replayed = err == nil
@@ -197,11 +202,14 @@ func sweepFigures(path string) map[string]string {
 
 func renderExploreTable(rows []exploreResult, configs []string, seeds map[string]string) string {
 	var b strings.Builder
-	b.WriteString("| mutant | found | config | counterexample (steps = depth) | checker | states searched | seconds | replays | sweep seeds (checker) | what it printed |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| mutant | found | config | counterexample (steps) | checker | states searched | seconds | replays | sweep seeds (checker) | what it printed |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		found, config, steps, replays := "no", "-", "-", "-"
 		if r.found {
 			found, config, steps, replays = "yes", fmt.Sprint(r.config), fmt.Sprint(r.steps), fmt.Sprint(r.replayed)
+			if r.shortest {
+				steps += " (shortest)"
+			}
 		}
 		if r.problem != "" {
 			found = "BROKEN: " + strings.ReplaceAll(r.problem, "|", "\\|")

@@ -66,7 +66,7 @@ func parseExploreFlags(args []string, stderr io.Writer) (_ *exploreOptions, err 
 	fs.StringVar(&o.out, "out", "", "directory for a violation's scenario file")
 	fs.IntVar(&o.gcPct, "gc", 400, "GOGC for the search (states are many small objects: a higher value trades memory for speed)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
-	order := fs.String("order", "bfs", "bfs: breadth-first (memory grows with the widest level); dfs: depth-first (memory is the visited table; a violation is then looked for again breadth-first for its shortest path)")
+	order := fs.String("order", "dfs", "dfs: depth-first (memory is the visited table; a violation is then looked for again breadth-first, bounded at its depth, for the shortest path); bfs: breadth-first (memory grows with the widest level)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -175,7 +175,11 @@ func exploreResult(o *exploreOptions, rep explore.Report, cpu float64, stdout, s
 		printExploreReport(stdout, &o.cfg, rep, cpu)
 	}
 	if v := rep.Violation; v != nil {
-		fmt.Fprintf(stderr, "VIOLATION %s: %s\n    shortest schedule found: %d steps\n", v.Kind, v.Detail, len(v.Path))
+		how := "the shortest within the bounds"
+		if !v.Shortest {
+			how = "found depth-first; the breadth-first search for a shorter one ran out of time"
+		}
+		fmt.Fprintf(stderr, "VIOLATION %s: %s\n    schedule: %d steps (%s)\n", v.Kind, v.Detail, len(v.Path), how)
 		if file != "" {
 			fmt.Fprintf(stderr, "    replay: go run ./cmd/paxsim -scenario %s\n", file)
 		} else if !o.json {
@@ -197,7 +201,7 @@ func printExploreReport(w io.Writer, cfg *explore.Config, r explore.Report, cpu 
 	}
 	fmt.Fprintf(w, "paxsim -explore: %s\n", verdict)
 	fmt.Fprintf(w, "  config      %d replicas; clients %s; tick %v\n", cfg.Replicas, describeClients(cfg.Clients), time.Duration(cfg.TickNs))
-	fmt.Fprintf(w, "  bounds      %v; prune-done=%v\n", r.Bounds, cfg.PruneDone)
+	fmt.Fprintf(w, "  bounds      %v; prune-done=%v; order %s\n", r.Bounds, cfg.PruneDone, r.Order)
 	fmt.Fprintf(w, "  exhausted   %s\n", exhausted)
 	fmt.Fprintf(w, "  generated   %d\n", r.Generated)
 	fmt.Fprintf(w, "  unique      %d\n", r.Unique)

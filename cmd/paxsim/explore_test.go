@@ -21,6 +21,7 @@ func TestExploreBadInput(t *testing.T) {
 		{[]string{"-explore", "-tick", "0s"}, "tick=0ns"},
 		{[]string{"-explore", "stray"}, `unexpected argument "stray"`},
 		{[]string{"-explore", "-seeds", "3"}, "flag provided but not defined"},
+		{[]string{"-explore", "-order", "sideways"}, `order "sideways": want bfs or dfs`},
 	} {
 		var out, errb bytes.Buffer
 		if code := run(tt.args, &out, &errb); code != 2 || !strings.Contains(errb.String(), tt.want) {
@@ -29,26 +30,38 @@ func TestExploreBadInput(t *testing.T) {
 	}
 }
 
-// TestExploreJSON exhausts a tiny configuration through the command line.
+// TestExploreJSON exhausts a tiny configuration through the command line,
+// depth-first (the default) and breadth-first: the same states.
 func TestExploreJSON(t *testing.T) {
-	var out, errb bytes.Buffer
-	code := run([]string{"-explore", "-json", "-quiet", "-replicas", "1", "-clients", "trylock:a", "-timers", "1", "-depth", "20"}, &out, &errb)
-	if code != 0 {
-		t.Fatalf("exit %d: %s", code, errb.String())
+	var unique [2]int64
+	for i, order := range []string{"dfs", "bfs"} {
+		var out, errb bytes.Buffer
+		args := []string{"-explore", "-json", "-quiet", "-replicas", "1", "-clients", "trylock:a", "-timers", "1", "-depth", "20"}
+		if order == "bfs" {
+			args = append(args, "-order", "bfs")
+		}
+		if code := run(args, &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var rep struct {
+			Unique    int64  `json:"unique"`
+			Exhausted bool   `json:"exhausted"`
+			Bounds    string `json:"bounds"`
+			Order     string `json:"order"`
+			Goals     int64  `json:"goals"`
+		}
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatalf("%v: %s", err, out.String())
+		}
+		if !rep.Exhausted || rep.Unique < 5 || rep.Goals == 0 || !strings.Contains(rep.Bounds, "timers<=1") || rep.Order != order {
+			t.Fatalf("report %+v: want an exhausted %s search that reached its goal, with its bounds", rep, order)
+		}
+		if !strings.Contains(errb.String(), "bounds depth<=20") || !strings.Contains(errb.String(), "order "+order) {
+			t.Fatalf("stderr does not state the bounds and the order: %q", errb.String())
+		}
+		unique[i] = rep.Unique
 	}
-	var rep struct {
-		Unique    int64  `json:"unique"`
-		Exhausted bool   `json:"exhausted"`
-		Bounds    string `json:"bounds"`
-		Goals     int64  `json:"goals"`
-	}
-	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-		t.Fatalf("%v: %s", err, out.String())
-	}
-	if !rep.Exhausted || rep.Unique < 5 || rep.Goals == 0 || !strings.Contains(rep.Bounds, "timers<=1") {
-		t.Fatalf("report %+v: want an exhausted search that reached its goal, with its bounds", rep)
-	}
-	if !strings.Contains(errb.String(), "bounds depth<=20") {
-		t.Fatalf("stderr does not state the bounds: %q", errb.String())
+	if unique[0] != unique[1] {
+		t.Fatalf("depth-first found %d states, breadth-first %d", unique[0], unique[1])
 	}
 }

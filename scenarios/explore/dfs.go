@@ -21,9 +21,11 @@ import "fmt"
 //
 // A path found depth-first is not the shortest, so when a state fails a
 // check, the search is run again breadth-first, bounded at that state's
-// depth, and its counterexample is reported if it finds one (it judges
-// the same states; a checker that judges a path could in principle pass
-// every path breadth-first takes, and then the depth-first path stands).
+// depth and within what is left of the time limit, and its counterexample
+// is reported if it finds one (it judges the same states; a checker that
+// judges a path could in principle pass every path breadth-first takes,
+// and then the depth-first path stands, as it does if the time runs out;
+// the violation says whether its path is the shortest).
 
 // dfs walks the space depth-first from the initial state; the caller
 // has set up s as run does.
@@ -116,9 +118,11 @@ func (s *searcher) finishDFS(v *Violation, fp uint64) (Report, error) {
 	}
 	rep := s.finish(v, fp)
 	bcfg := *s.cfg
-	bcfg.Order, bcfg.Bounds.Depth = BreadthFirst, len(rep.Violation.Path)
-	bcfg.MaxStates, bcfg.TimeLimit = 0, 0
-	b := &searcher{cfg: &bcfg, visited: map[uint64]parent{}, lin: s.lin, fail: s.fail}
+	bcfg.Order, bcfg.Bounds.Depth, bcfg.MaxStates = BreadthFirst, len(rep.Violation.Path), 0
+	// The same meter: its clock runs from the depth-first search's start,
+	// so the time limit bounds both together.
+	b := &searcher{cfg: &bcfg, visited: map[uint64]parent{}, lin: s.lin, fail: s.fail,
+		m: Meter{Elapsed: s.m.Elapsed}}
 	short, err := b.run()
 	if err != nil {
 		return rep, err

@@ -172,8 +172,8 @@ func TestDepthFirstReportsTheShortestPath(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Violation == nil || r.Exhausted {
-			t.Fatalf("%v: no violation found: %+v", order, r)
+		if r.Violation == nil || r.Exhausted || !r.Violation.Shortest {
+			t.Fatalf("%v: no violation found, or not said to be the shortest: %+v", order, r)
 		}
 		w, err := newWorld(&cfg)
 		if err != nil {

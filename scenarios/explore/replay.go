@@ -117,7 +117,11 @@ func Export(cfg Config, v *Violation) (string, error) {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "# A counterexample found by paxsim -explore (bounds %v): %s: %s\n", cfg.Bounds, v.Kind, oneLine(v.Detail))
-	b.WriteString("# The steps are the shortest path to the violation found breadth-first;\n")
+	if v.Shortest {
+		b.WriteString("# The steps are the shortest path to a violation within the bounds;\n")
+	} else {
+		b.WriteString("# The steps are the path to the violation found depth-first (not known to be the shortest);\n")
+	}
 	b.WriteString("# `paxsim -scenario FILE` replays them on the real replicas and clients.\n")
 	b.WriteString(Command(&cfg) + "\n")
 	for i, ops := range cfg.Clients {

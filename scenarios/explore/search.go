@@ -15,6 +15,7 @@ import (
 type Report struct {
 	Bounds    Bounds `json:"-"`
 	BoundsStr string `json:"bounds"`
+	Order     string `json:"order"` // "dfs" or "bfs"
 	// Generated counts every successor computed (a step taken from a
 	// state); Unique the distinct states among them, the initial one
 	// included.
@@ -36,13 +37,16 @@ type Report struct {
 	Violation     *Violation `json:"violation,omitempty"`
 }
 
-// Violation is a state that failed a check, with the shortest path to it
-// found (breadth-first: no shorter path exists within the bounds).
+// Violation is a state that failed a check, with the path to it found.
+// Shortest: a breadth-first search found it, so no shorter path to a
+// violation exists within the bounds (a depth-first search looks for it
+// again breadth-first, within its limits: see dfs.go).
 type Violation struct {
-	Kind   string `json:"kind"`
-	Detail string `json:"detail"`
-	Path   []Step `json:"-"`
-	Steps  []string
+	Kind     string `json:"kind"`
+	Detail   string `json:"detail"`
+	Path     []Step `json:"-"`
+	Steps    []string
+	Shortest bool `json:"shortest"`
 }
 
 // parent is how a visited state was first reached.
@@ -220,6 +224,7 @@ func (s *searcher) finish(v *Violation, fp uint64) Report {
 	if v != nil {
 		s.rep.Exhausted = false
 		s.pathTo(v, fp)
+		v.Shortest = s.cfg.Order == BreadthFirst
 		s.rep.Violation = v
 	}
 	return s.snapshot()
@@ -244,7 +249,7 @@ func (s *searcher) pathTo(v *Violation, fp uint64) {
 
 func (s *searcher) snapshot() Report {
 	r := s.rep
-	r.Bounds, r.BoundsStr = s.cfg.Bounds, s.cfg.Bounds.String()
+	r.Bounds, r.BoundsStr, r.Order = s.cfg.Bounds, s.cfg.Bounds.String(), s.cfg.Order.String()
 	if s.m.Elapsed != nil {
 		r.Seconds = s.m.Elapsed().Seconds()
 	}
