@@ -39,6 +39,7 @@ type exploreOptions struct {
 	json    bool
 	out     string
 	gcPct   int
+	memMiB  int64
 	quiet   bool
 	clients string
 }
@@ -65,6 +66,7 @@ func parseExploreFlags(args []string, stderr io.Writer) (_ *exploreOptions, err 
 	fs.BoolVar(&o.json, "json", false, "print the report as one JSON object")
 	fs.StringVar(&o.out, "out", "", "directory for a violation's scenario file")
 	fs.IntVar(&o.gcPct, "gc", 400, "GOGC for the search (states are many small objects: a higher value trades memory for speed)")
+	fs.Int64Var(&o.memMiB, "mem", 0, "soft limit on the heap, in MiB: past it the collector runs more often instead of growing the heap (0: three quarters of the machine's memory; -1: none)")
 	fs.BoolVar(&o.quiet, "quiet", false, "no progress line")
 	order := fs.String("order", "dfs", "dfs: depth-first (memory is the visited table; a violation is then looked for again breadth-first, bounded at its depth, for the shortest path); bfs: breadth-first (memory grows with the widest level)")
 	if err := fs.Parse(args); err != nil {
@@ -108,6 +110,14 @@ func runExplore(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	debug.SetGCPercent(o.gcPct)
+	// The visited table is most of what a search keeps, and it holds no
+	// pointers, so the collector's work does not grow with it; but its
+	// size multiplies the heap GOGC lets grow between collections, most
+	// of it states that lived for one step. A soft limit keeps the heap
+	// near what the search keeps once the table is large.
+	if limit := memLimit(o.memMiB); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 	cfg := &o.cfg
 	fmt.Fprintf(stderr, "paxsim -explore: %d replicas, clients %s; bounds %v; tick %v; prune-done=%v; order %v\n",
 		cfg.Replicas, describeClients(cfg.Clients), cfg.Bounds, time.Duration(cfg.TickNs), cfg.PruneDone, cfg.Order)
@@ -218,6 +228,27 @@ func describeClients(cs [][]explore.Op) string {
 		parts[i] = explore.FormatOps(ops)
 	}
 	return strings.Join(parts, ";")
+}
+
+// memLimit is the heap limit -mem asks for, in bytes (0: none).
+func memLimit(mib int64) int64 {
+	switch {
+	case mib > 0:
+		return mib << 20
+	case mib < 0:
+		return 0
+	}
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0 // not Linux: no default limit
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		var kb int64
+		if _, err := fmt.Sscanf(line, "MemTotal: %d kB", &kb); err == nil && kb > 0 {
+			return kb << 10 / 4 * 3
+		}
+	}
+	return 0
 }
 
 // cpuTime is the process's user+system time: on a machine shared with

@@ -74,10 +74,10 @@ func (s *searcher) expand(w *world, fp uint64, depth int) (*Violation, uint64, b
 			}
 			// Reached in fewer steps than before: a shorter path, and
 			// its subtree may go past where the bound stopped it.
-			s.visited[cfp] = parent{fp: fp, step: st, depth: d}
+			s.visited[cfp] = parent{fp: fp, step: pack(st), depth: d}
 			s.reexpanded++
 		} else {
-			s.visited[cfp] = parent{fp: fp, step: st, depth: d}
+			s.visited[cfp] = parent{fp: fp, step: pack(st), depth: d}
 			s.rep.Unique++
 			s.rep.Depth = max(s.rep.Depth, depth+1)
 			if v := s.judge(c, w.hist.Completed()); v != nil {

@@ -206,6 +206,9 @@ func TestParseStepRoundTrip(t *testing.T) {
 		if err != nil || got != s {
 			t.Errorf("ParseStep(%q) = %v, %v; want %v", s.String(), got, err, s)
 		}
+		if got := pack(s).unpack(); got != s {
+			t.Errorf("pack(%v).unpack() = %v", s, got)
+		}
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"paxlock/lockmgr"
 	"paxlock/scenarios/check"
 )
 
@@ -49,11 +50,42 @@ type Violation struct {
 	Shortest bool `json:"shortest"`
 }
 
-// parent is how a visited state was first reached.
+// parent is how a visited state was first reached (depth-first: in the
+// fewest steps so far): the state it was reached from, the step, and the
+// number of steps. It is the visited table's entry, so it is packed: 24
+// bytes.
 type parent struct {
 	fp    uint64
-	step  Step
+	step  packedStep
 	depth int32
+}
+
+// packedStep is a Step in one word: the kind, the two addresses (a link's
+// ends, or the process and zero) and the message's place on its link.
+// Addresses in a search are below clientAddrBase+ClientsMax and a link
+// holds fewer messages than a run has steps (DepthMax), so they fit.
+type packedStep uint64
+
+func pack(st Step) packedStep {
+	a, b := st.From, st.To
+	if st.Kind != Deliver && st.Kind != Drop && st.Kind != Dup {
+		a, b = st.Proc, 0
+	}
+	if a > 0xffff || b > 0xffff || st.N < 0 || st.N > 0xffffff {
+		panic(fmt.Sprintf("explore: internal: step %v does not pack", st))
+	}
+	return packedStep(uint64(st.Kind)<<56 | uint64(a)<<40 | uint64(b)<<24 | uint64(st.N))
+}
+
+func (p packedStep) unpack() Step {
+	st := Step{Kind: Kind(p >> 56)}
+	a, b := lockmgr.Addr(p>>40&0xffff), lockmgr.Addr(p>>24&0xffff)
+	if st.Kind == Deliver || st.Kind == Drop || st.Kind == Dup {
+		st.From, st.To, st.N = a, b, int(p&0xffffff)
+	} else {
+		st.Proc = a
+	}
+	return st
 }
 
 type frontierState struct {
@@ -142,7 +174,7 @@ func (s *searcher) run() (Report, error) {
 				if _, seen := s.visited[fp]; seen {
 					continue
 				}
-				s.visited[fp] = parent{fp: f.fp, step: st, depth: int32(depth + 1)}
+				s.visited[fp] = parent{fp: f.fp, step: pack(st), depth: int32(depth + 1)}
 				s.rep.Unique++
 				if len(s.rep.Levels) <= depth+1 {
 					s.rep.Levels = append(s.rep.Levels, 0)
@@ -238,7 +270,7 @@ func (s *searcher) pathTo(v *Violation, fp uint64) {
 		if p.depth == 0 {
 			break
 		}
-		v.Path = append(v.Path, p.step)
+		v.Path = append(v.Path, p.step.unpack())
 		fp = p.fp
 	}
 	slices.Reverse(v.Path)
