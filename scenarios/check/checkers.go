@@ -78,14 +78,17 @@ func (c *Checkers) Rewrote(id paxos.ID, recs []paxos.Record) {
 }
 
 // Sent: a replica message leaves. The durability checker only reads what
-// it recorded to judge a message, so it is copied only when it fails.
+// it recorded to judge a message, so it is copied only when it fails; the
+// rejoin checker only when the message may change it.
 func (c *Checkers) Sent(id paxos.ID, m *paxos.Message) {
 	if c.Durability.Err() == nil {
 		if f := c.Durability.judgeSent(id, m, c.chosen); f != nil {
 			c.durability().err = f
 		}
 	}
-	c.rejoin().Sent(id, m)
+	if c.Rejoin.changedBy(id, m) {
+		c.rejoin().Sent(id, m)
+	}
 }
 
 // DiskLost: replica id lost its whole disk; it comes back rebuilding.

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"paxlock/lockmgr"
 	"paxlock/paxos"
 )
@@ -120,5 +122,56 @@ func TestCloneIsLazy(t *testing.T) {
 	}
 	if _, ok := c.Consensus.Chosen(0); ok {
 		t.Fatal("the original's slot 0 became chosen")
+	}
+}
+
+// TestRejoinChangedByIsSound: whenever changedBy says a message leaves
+// the rejoin checker unchanged (so a copy of the checkers keeps sharing
+// it), Sent indeed changes nothing, over random runs of losses, restarts,
+// rejoin commands chosen and messages of every kind.
+func TestRejoinChangedByIsSound(t *testing.T) {
+	types := []paxos.MsgType{paxos.MsgPromise, paxos.MsgAccepted, paxos.MsgPrepare, paxos.MsgPreVote,
+		paxos.MsgAccept, paxos.MsgForward, paxos.MsgHeartbeat}
+	shared := 0
+	rapid.Check(t, func(t *rapid.T) {
+		j := NewRejoin(3)
+		id := func(label string) paxos.ID { return paxos.ID(rapid.IntRange(1, 3).Draw(t, label)) }
+		rejoinCmd := func() []byte {
+			return lockmgr.Command{Op: lockmgr.OpRejoin, Arg: rapid.Uint64Range(1, 3).Draw(t, "nonce"), Node: id("node")}.Encode(nil)
+		}
+		for range rapid.IntRange(1, 40).Draw(t, "events") {
+			switch rapid.IntRange(0, 9).Draw(t, "event") {
+			case 0:
+				j.DiskLost(id("lost"))
+			case 1:
+				j.Booted(id("booted"))
+			case 2:
+				j.Committed(id("committed"), paxos.Entry{Cmds: [][]byte{rejoinCmd()}})
+			default:
+				from := id("from")
+				m := &paxos.Message{Type: rapid.SampledFrom(types).Draw(t, "type"), From: from,
+					Ballot: paxos.Ballot{Round: rapid.Uint64Range(0, 3).Draw(t, "round"), Node: id("ballot node")},
+					Reject: rapid.Bool().Draw(t, "reject")}
+				if rapid.Bool().Draw(t, "entries") {
+					cmd := []byte("x")
+					if rapid.Bool().Draw(t, "rejoin") {
+						cmd = rejoinCmd()
+					}
+					m.Entries = []paxos.Entry{{Cmds: [][]byte{cmd}}}
+				}
+				before := j.clone()
+				changed := j.changedBy(from, m)
+				j.Sent(from, m)
+				if !changed {
+					shared++
+					if !reflect.DeepEqual(before, j) {
+						t.Fatalf("changedBy said %s leaves the checker as it was, and Sent changed it", paxos.DescribeMessage(m))
+					}
+				}
+			}
+		}
+	})
+	if shared == 0 {
+		t.Fatal("changedBy never said a message changes nothing: the test judged nothing")
 	}
 }

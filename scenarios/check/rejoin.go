@@ -80,6 +80,35 @@ func (j *Rejoin) Booted(id paxos.ID) {
 	}
 }
 
+// changedBy reports whether Sent(id, m) may change j; when it reports
+// false, Sent would change nothing (it may say true when Sent would not).
+// Most messages a replica sends change nothing here, so a copy of the
+// checkers shares this one until one does (Checkers.Sent).
+func (j *Rejoin) changedBy(id paxos.ID, m *paxos.Message) bool {
+	if m.Type == paxos.MsgForward {
+		for i := range m.Entries {
+			for _, raw := range m.Entries[i].Cmds {
+				if len(raw) > 0 && raw[0] == byte(opRejoin) {
+					return true // a nonce it may not have seen
+				}
+			}
+		}
+	}
+	switch {
+	case j.err != nil:
+		return false
+	case j.rebuilding[id-1]:
+		return true
+	case (m.Type == paxos.MsgPromise || m.Type == paxos.MsgAccepted) && !m.Reject:
+		if j.lostAt[id-1] > 0 {
+			return true // it may break a promise made before the loss
+		}
+		c := int(m.Ballot.Node)
+		return c >= 1 && c <= len(j.voted) && ballotLess(j.voted[id-1][c-1], m.Ballot)
+	}
+	return false
+}
+
 // Sent checks a message leaving replica id.
 func (j *Rejoin) Sent(id paxos.ID, m *paxos.Message) {
 	if m.Type == paxos.MsgForward {

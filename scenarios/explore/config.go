@@ -3,12 +3,13 @@
 // lockmgr.Node, lockmgr.Client), and every step of a run is a choice
 // among delivering one message in flight, dropping it, duplicating it,
 // firing one process's next timer, crashing or restarting a replica, and
-// a client starting its next operation. The search is breadth-first over
-// states deduplicated by a 64-bit fingerprint of every process's whole
-// state, the disks, the multiset of messages in flight, the client
-// history and the fault budgets spent; each state keeps its parent, so
-// the shortest path to any state (a violation's counterexample) can be
-// rebuilt and replayed (Replay, and the scenario command `explore`).
+// a client starting its next operation. The search is depth-first or
+// breadth-first (Config.Order) over states deduplicated by a 64-bit
+// fingerprint of every process's whole state, the disks, the multiset of
+// messages in flight, the client history and the fault budgets spent;
+// each state keeps its parent, so the path to any state (a violation's
+// counterexample, the shortest one found breadth-first) can be rebuilt
+// and replayed (Replay, and the scenario command `explore`).
 //
 // Every state is judged by the checkers of scenarios/check (agreement,
 // gapless in-order apply, durability, the oracle's lock rules and
