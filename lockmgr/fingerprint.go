@@ -106,7 +106,8 @@ func (n *Node) AppendFingerprint(b []byte) []byte {
 	b = s.rep.AppendFingerprint(b)
 	b = s.sm.appendSnapshot(b)
 	b = fpU(b, n.skippedAt, b2u(n.err != nil), b2u(n.rebuilding), uint64(len(s.clients)))
-	for _, id := range slices.Sorted(maps.Keys(s.clients)) {
+	var ids [16]ClientID // most nodes know few clients: no allocation
+	for _, id := range sortedIDs(s.clients, ids[:0]) {
 		ref := s.clients[id]
 		b = fpU(b, uint64(id), uint64(ref.addr), ref.seq)
 		b = fpI(b, ref.proposedAt, ref.seenAt)
@@ -121,13 +122,22 @@ func (n *Node) AppendFingerprint(b []byte) []byte {
 	b = fpU(b, s.nextApply)
 	t := &s.leases
 	b = fpU(b, t.ballot.Round, uint64(t.ballot.Node), uint64(len(t.heard)))
-	for _, id := range slices.Sorted(maps.Keys(t.heard)) {
+	for _, id := range sortedIDs(t.heard, ids[:0]) {
 		ref := t.heard[id]
 		b = fpU(b, uint64(id), ref.keepalive)
 		b = fpI(b, ref.heard, ref.proposedAt)
 	}
 	b = fpI(b, t.next, t.leadAt)
 	return fpU(b, t.leadFor.Round, uint64(t.leadFor.Node))
+}
+
+// sortedIDs appends m's keys to dst, in order.
+func sortedIDs[V any](m map[ClientID]V, dst []ClientID) []ClientID {
+	for id := range m {
+		dst = append(dst, id)
+	}
+	slices.Sort(dst)
+	return dst
 }
 
 // Fingerprint writes c's canonical encoding (see AppendFingerprint) to h.
