@@ -129,6 +129,12 @@ func runExplore(args []string, stdout, stderr io.Writer) int {
 			runtime.ReadMemStats(&ms)
 			return ms.HeapAlloc
 		},
+		LiveBytes: func() uint64 {
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			return ms.HeapAlloc
+		},
 	}
 	last := start
 	if !o.quiet {
@@ -219,7 +225,8 @@ func printExploreReport(w io.Writer, cfg *explore.Config, r explore.Report, cpu 
 	fmt.Fprintf(w, "  goals       %d states where every client is done; %d distinct histories judged\n", r.Goals, r.Histories)
 	fmt.Fprintf(w, "  time        %.2f s wall, %.2f s cpu\n", r.Seconds, cpu)
 	fmt.Fprintf(w, "  states/s    %.0f (wall), %.0f (per cpu second)\n", r.StatesPerSec, float64(r.Unique)/max(cpu, 1e-9))
-	fmt.Fprintf(w, "  bytes/state %.0f (peak heap / unique states)\n", r.BytesPerState)
+	fmt.Fprintf(w, "  bytes/state %.0f kept (live heap at the end / unique states), %.0f at the peak (peak heap / unique states)\n",
+		r.KeptBytesPerState, r.BytesPerState)
 }
 
 func describeClients(cs [][]explore.Op) string {

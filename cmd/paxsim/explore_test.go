@@ -44,16 +44,19 @@ func TestExploreJSON(t *testing.T) {
 			t.Fatalf("exit %d: %s", code, errb.String())
 		}
 		var rep struct {
-			Unique    int64  `json:"unique"`
-			Exhausted bool   `json:"exhausted"`
-			Bounds    string `json:"bounds"`
-			Order     string `json:"order"`
-			Goals     int64  `json:"goals"`
+			Unique    int64   `json:"unique"`
+			Exhausted bool    `json:"exhausted"`
+			Bounds    string  `json:"bounds"`
+			Order     string  `json:"order"`
+			Goals     int64   `json:"goals"`
+			Kept      float64 `json:"kept_bytes_per_state"`
+			Peak      float64 `json:"bytes_per_state"`
 		}
 		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
 			t.Fatalf("%v: %s", err, out.String())
 		}
-		if !rep.Exhausted || rep.Unique < 5 || rep.Goals == 0 || !strings.Contains(rep.Bounds, "timers<=1") || rep.Order != order {
+		if !rep.Exhausted || rep.Unique < 5 || rep.Goals == 0 || !strings.Contains(rep.Bounds, "timers<=1") || rep.Order != order ||
+			rep.Kept <= 0 || rep.Peak <= 0 {
 			t.Fatalf("report %+v: want an exhausted %s search that reached its goal, with its bounds", rep, order)
 		}
 		if !strings.Contains(errb.String(), "bounds depth<=20") || !strings.Contains(errb.String(), "order "+order) {

@@ -34,8 +34,13 @@ type Report struct {
 	StatesPerSec float64 `json:"states_per_s"`
 	// BytesPerState is the peak heap over the unique states: the visited
 	// table plus the frontier's whole states, shared between them.
-	BytesPerState float64    `json:"bytes_per_state"`
-	Violation     *Violation `json:"violation,omitempty"`
+	BytesPerState float64 `json:"bytes_per_state"`
+	// KeptBytesPerState is the live heap after a collection at the end,
+	// over the unique states: what the search keeps per state (the
+	// visited table, the histories judged), without the garbage GOGC lets
+	// pile up between collections.
+	KeptBytesPerState float64    `json:"kept_bytes_per_state"`
+	Violation         *Violation `json:"violation,omitempty"`
 }
 
 // Violation is a state that failed a check, with the path to it found.
@@ -101,6 +106,7 @@ type frontierState struct {
 type Meter struct {
 	Elapsed   func() time.Duration // wall time since the search began; nil: no rates, no time limit
 	HeapBytes func() uint64        // the heap in use now; nil: no bytes per state
+	LiveBytes func() uint64        // the live heap after a collection; nil: no kept bytes per state
 	Progress  func(Report)         // called every progressEvery states generated; nil: none
 }
 
@@ -253,6 +259,9 @@ func (s *searcher) judge(w *world, answeredBefore int) *Violation {
 // finish completes the report; v, if not nil, is the violation found at
 // the state fp, whose path is rebuilt from the parents.
 func (s *searcher) finish(v *Violation, fp uint64) Report {
+	if s.m.LiveBytes != nil {
+		s.rep.KeptBytesPerState = float64(s.m.LiveBytes()) / float64(max(s.rep.Unique, 1))
+	}
 	if v != nil {
 		s.rep.Exhausted = false
 		s.pathTo(v, fp)
