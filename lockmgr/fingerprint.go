@@ -38,7 +38,10 @@ func (s *Server) clone(obs Observer, rng *rand.Rand) *Server {
 	c := *s
 	c.cfg.Paxos.Rand = rng
 	c.rep = s.rep.Clone(rng)
-	c.sm = s.sm.clone()
+	// The state machine changes only when a slot is applied (or a
+	// snapshot adopted), which most steps of an explorer's copy do not
+	// do: the copy shares it until then (see ownSM).
+	c.smShared, s.smShared = true, true
 	c.clients = make(map[ClientID]*clientRef, len(s.clients))
 	for id, ref := range s.clients {
 		r := *ref

@@ -17,7 +17,7 @@ import (
 var fingerprintFields = map[reflect.Type][]string{
 	reflect.TypeFor[Node](): {"srv", "skippedAt", "store", "net" /* the caller's */, "slab" /* scratch */, "err", "rebuilding"},
 	reflect.TypeFor[Server](): {"cfg" /* fixed for a run */, "rep", "sm", "clients", "now", "replies", "counters",
-		"in", "slab" /* scratch */, "obs" /* the caller's */, "nextApply", "leases"},
+		"in", "slab" /* scratch */, "smShared" /* copy-on-write */, "obs" /* the caller's */, "nextApply", "leases"},
 	reflect.TypeFor[clientRef]():  {"addr", "seq", "proposedAt", "seenAt"},
 	reflect.TypeFor[leaseTimer](): {"ballot", "heard", "next", "leadAt", "leadFor"},
 	reflect.TypeFor[leaseRef]():   {"heard", "keepalive", "proposedAt"},

@@ -119,7 +119,11 @@ type Server struct {
 	counters Counters
 	in       paxos.Message // the decoded peer message, reused: the replica keeps no pointer to it
 	slab     []byte        // reply packets are carved from it; see reply
-	obs      Observer      // nil: nobody watches
+	// smShared: sm is shared with copies of this server (Node.Clone), so
+	// it is copied before it is changed (ownSM). Only Apply changes it;
+	// its other methods only read it or reset scratch of their own.
+	smShared bool
+	obs      Observer // nil: nobody watches
 	// nextApply: every slot below it has reached the state machine.
 	nextApply uint64
 	leases    leaseTimer
@@ -316,7 +320,7 @@ func (s *Server) apply(e paxos.Entry) {
 			s.counters[BadCommand]++ // every replica skips it alike
 			continue
 		}
-		res, grants := s.sm.Apply(e.Slot, c)
+		res, grants := s.ownSM().Apply(e.Slot, c)
 		if res.Status == Stale && c.Op.Session() {
 			markWith(s.cfg.Mark, MarkStaleApplied)
 		}
@@ -389,12 +393,21 @@ func (s *Server) decodeSnapshot(snap *paxos.Snapshot) (*StateMachine, error) {
 	return sm, nil
 }
 
+// ownSM is the state machine, copied first if a copy of the server
+// shares it.
+func (s *Server) ownSM() *StateMachine {
+	if s.smShared {
+		s.sm, s.smShared = s.sm.clone(), false
+	}
+	return s.sm
+}
+
 // adopt resets the state machine to one decoded from the snapshot that
 // covers every slot below slot.
 func (s *Server) adopt(sm *StateMachine, slot uint64) {
 	assert(slot >= s.nextApply, "a snapshot installed does not go back")
 	assert(sm.Applied() < slot, "a snapshot's state covers only slots below its slot")
-	s.sm, s.nextApply = sm, slot
+	s.sm, s.nextApply, s.smShared = sm, slot, false
 	sm.mark = s.cfg.Mark
 	if s.obs != nil {
 		s.obs.Restored(slot)

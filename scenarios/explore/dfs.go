@@ -97,6 +97,9 @@ func (s *searcher) expand(w *world, fp uint64, depth int) (*Violation, uint64, b
 			return v, vfp, stopped, err
 		}
 	}
+	if s.verifyParents && s.fpr.fresh(w) != fp {
+		return nil, 0, false, fmt.Errorf("explore: internal: a state changed while its successors were made from it (a copy shares what it writes)")
+	}
 	// The steps are reused by the next state expanded at this depth, and
 	// the ones below by its children.
 	return nil, 0, false, nil

@@ -194,6 +194,28 @@ func TestDepthFirstReportsTheShortestPath(t *testing.T) {
 	}
 }
 
+// TestCopiesDoNotWriteTheirParents searches configurations with every
+// kind of step (crashes, duplicates, drops, snapshots, two clients) and
+// fails if a state's encoding changed while its successors were made
+// from it: a copy wrote something it shares with its parent.
+func TestCopiesDoNotWriteTheirParents(t *testing.T) {
+	for _, cfg := range []Config{
+		{Replicas: 3, Clients: [][]Op{{lockA, unlockA}}, Bounds: Bounds{Depth: 9, Timers: 2, Crashes: 1, Dups: 1}, SnapshotSlots: 2},
+		{Replicas: 1, Clients: [][]Op{{lockA, unlockA}, {lockA}}, Bounds: Bounds{Depth: 30, Timers: 2, Drops: 1, Crashes: 1}, SnapshotSlots: 2},
+	} {
+		cfg.TickNs, cfg.PruneDone, cfg.Order = 10_000_000, true, DepthFirst
+		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}, verifyParents: true}
+		r, err := s.dfs()
+		if err != nil {
+			t.Fatalf("%s: %v", Command(&cfg), err)
+		}
+		if r.Violation != nil || r.Unique < 1000 {
+			t.Fatalf("%s: %d states, %v", Command(&cfg), r.Unique, r.Violation)
+		}
+		t.Logf("%s: %d states", Command(&cfg), r.Unique)
+	}
+}
+
 func TestParseStepRoundTrip(t *testing.T) {
 	for _, s := range []Step{
 		{Kind: Deliver, From: 1, To: clientAddrBase + 1, N: 3},

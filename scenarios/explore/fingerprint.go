@@ -25,7 +25,14 @@ import (
 // fingerprinter keeps the encoding buffer between states.
 type fingerprinter struct{ buf, proc []byte }
 
-func (f *fingerprinter) of(w *world) uint64 {
+func (f *fingerprinter) of(w *world) uint64 { return f.hash(w, false) }
+
+// fresh is of without the hashes kept with the processes: every process
+// encoded again, for a test that a state did not change once its
+// successors were made from it.
+func (f *fingerprinter) fresh(w *world) uint64 { return f.hash(w, true) }
+
+func (f *fingerprinter) hash(w *world, fresh bool) uint64 {
 	b := f.buf[:0]
 	s := &w.spent
 	b = appendU(b, uint64(s.Drops), uint64(s.Dups), uint64(s.Crashes), uint64(s.Timers))
@@ -33,14 +40,24 @@ func (f *fingerprinter) of(w *world) uint64 {
 	// shares the processes its step did not touch with its parent, and
 	// their hashes with them.
 	for _, r := range w.reps {
-		if !r.fpOK {
+		switch {
+		case fresh:
+			f.proc = r.appendFingerprint(f.proc[:0])
+			b = appendU(b, hash64(f.proc))
+			continue
+		case !r.fpOK:
 			f.proc = r.appendFingerprint(f.proc[:0])
 			r.fp, r.fpOK = hash64(f.proc), true
 		}
 		b = appendU(b, r.fp)
 	}
 	for _, c := range w.cls {
-		if !c.fpOK {
+		switch {
+		case fresh:
+			f.proc = c.appendFingerprint(f.proc[:0])
+			b = appendU(b, hash64(f.proc))
+			continue
+		case !c.fpOK:
 			f.proc = c.appendFingerprint(f.proc[:0])
 			c.fp, c.fpOK = hash64(f.proc), true
 		}

@@ -141,6 +141,10 @@ type searcher struct {
 	stepBufs   [][]Step          // depth-first: the steps of the state on the path at each depth
 	reexpanded int64             // depth-first: states expanded again, reached in fewer steps
 	fail       func(*world) bool // tests: a state that fails, besides the checks
+	// verifyParents (tests): once a state's successors are made, encode
+	// it again from scratch and fail if it changed; every copy-on-write
+	// share (processes, state machines, checkers' inputs) must hold.
+	verifyParents bool
 }
 
 func (s *searcher) run() (Report, error) {
