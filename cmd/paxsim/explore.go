@@ -115,7 +115,7 @@ func runExplore(args []string, stdout, stderr io.Writer) int {
 	// it saves wall time (about 10% fewer states per CPU second, and no
 	// faster): one processor, unless GOMAXPROCS says otherwise.
 	if os.Getenv("GOMAXPROCS") == "" {
-		runtime.GOMAXPROCS(1)
+		defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1)) // as it was, after (tests run it in-process)
 	}
 	// The visited table is most of what a search keeps, and it holds no
 	// pointers, so the collector's work does not grow with it; but its
