@@ -200,7 +200,7 @@ func exploreResult(o *exploreOptions, rep explore.Report, cpu float64, stdout, s
 	if v := rep.Violation; v != nil {
 		how := "the shortest within the bounds"
 		if !v.Shortest {
-			how = "found depth-first; the breadth-first search for a shorter one ran out of time"
+			how = "found depth-first; the breadth-first search for a shorter one ran out of time or of its 300,000 states"
 		}
 		fmt.Fprintf(stderr, "VIOLATION %s: %s\n    schedule: %d steps (%s)\n", v.Kind, v.Detail, len(v.Path), how)
 		if file != "" {

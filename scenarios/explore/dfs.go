@@ -24,8 +24,9 @@ import "fmt"
 // depth and within what is left of the time limit, and its counterexample
 // is reported if it finds one (it judges the same states; a checker that
 // judges a path could in principle pass every path breadth-first takes,
-// and then the depth-first path stands, as it does if the time runs out;
-// the violation says whether its path is the shortest).
+// and then the depth-first path stands, as it does if the time or
+// shortestStatesMax runs out; the violation says whether its path is the
+// shortest).
 
 // dfs walks the space depth-first from the initial state; the caller
 // has set up s as run does.
@@ -105,6 +106,12 @@ func (s *searcher) expand(w *world, fp uint64, depth int) (*Violation, uint64, b
 	return nil, 0, false, nil
 }
 
+// shortestStatesMax bounds the breadth-first search for a shorter path:
+// it holds whole states (about 15 KB each with three replicas), and a
+// search without a time limit must not run out of memory looking for a
+// shorter path to a violation it already has.
+const shortestStatesMax = 300_000
+
 // finishDFS counts the levels from the visited table and, if a state
 // failed a check, looks for a shorter path to a violation breadth-first.
 func (s *searcher) finishDFS(v *Violation, fp uint64) (Report, error) {
@@ -121,7 +128,10 @@ func (s *searcher) finishDFS(v *Violation, fp uint64) (Report, error) {
 	}
 	rep := s.finish(v, fp)
 	bcfg := *s.cfg
-	bcfg.Order, bcfg.Bounds.Depth, bcfg.MaxStates = BreadthFirst, len(rep.Violation.Path), 0
+	bcfg.Order, bcfg.Bounds.Depth = BreadthFirst, len(rep.Violation.Path)
+	if bcfg.MaxStates == 0 || bcfg.MaxStates > shortestStatesMax {
+		bcfg.MaxStates = shortestStatesMax
+	}
 	// The same meter: its clock runs from the depth-first search's start,
 	// so the time limit bounds both together.
 	b := &searcher{cfg: &bcfg, visited: map[uint64]parent{}, lin: s.lin, fail: s.fail,
