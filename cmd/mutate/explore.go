@@ -91,8 +91,8 @@ func runExploreMutants(root string, muts []mutant, o *options, stdout, stderr io
 			"exported counterexample is replayed with `paxsim -scenario` in that copy.\n"+
 			"The search is depth-first; a violation it finds is looked for again\n"+
 			"breadth-first, bounded at its depth, so a counterexample marked shortest has no\n"+
-			"shorter one within that configuration's bounds (unmarked: the time ran out\n"+
-			"first). \"Sweep seeds\" is the random seed sweep's figure from RESULTS.md, for\n"+
+			"shorter one within that configuration's bounds (unmarked: its time or state\n"+
+			"limit ran out first). \"Sweep seeds\" is the random seed sweep's figure from RESULTS.md, for\n"+
 			"comparison.\n\n"+
 			"Command: `go run ./cmd/mutate -explore %s -results %s`  \nRun: %s, %s/%s, %d CPUs\n\nConfigurations (`paxsim -explore` flags):\n\n",
 			o.explore, o.results, time.Now().UTC().Format("2006-01-02"), runtime.GOOS, runtime.GOARCH, runtime.NumCPU())
