@@ -31,14 +31,11 @@ import "fmt"
 // dfs walks the space depth-first from the initial state; the caller
 // has set up s as run does.
 func (s *searcher) dfs() (Report, error) {
-	root, err := newWorld(s.cfg)
+	root, rootFP, v, err := s.begin()
 	if err != nil {
 		return Report{}, err
 	}
-	rootFP := s.fpr.of(root)
-	s.visited[rootFP] = parent{fp: rootFP, depth: 0}
-	s.rep.Unique = 1
-	if v := s.judge(root, -1); v != nil {
+	if v != nil {
 		return s.finishDFS(v, rootFP)
 	}
 	v, vfp, stopped, err := s.expand(root, rootFP, 0)

@@ -147,16 +147,24 @@ type searcher struct {
 	verifyParents bool
 }
 
+// begin makes the initial state, records it as visited and judges it.
+func (s *searcher) begin() (root *world, fp uint64, v *Violation, err error) {
+	if root, err = newWorld(s.cfg); err != nil {
+		return nil, 0, nil, err
+	}
+	fp = s.fpr.of(root)
+	s.visited[fp] = parent{fp: fp, depth: 0}
+	s.rep.Unique = 1
+	return root, fp, s.judge(root, -1), nil
+}
+
 func (s *searcher) run() (Report, error) {
-	root, err := newWorld(s.cfg)
+	root, rootFP, v, err := s.begin()
 	if err != nil {
 		return Report{}, err
 	}
-	rootFP := s.fpr.of(root)
-	s.visited[rootFP] = parent{fp: rootFP, depth: 0}
-	s.rep.Unique = 1
 	s.rep.Levels = []int64{1}
-	if v := s.judge(root, -1); v != nil {
+	if v != nil {
 		return s.finish(v, rootFP), nil
 	}
 	frontier := []frontierState{{root, rootFP}}
