@@ -11,12 +11,12 @@ import "testing"
 
 func depth14Path(b *testing.B) (*Config, []Step) {
 	cfg := &Config{Replicas: 3, Clients: [][]Op{{trylockA}}, Bounds: Bounds{Depth: 14, Timers: 1}, TickNs: 10_000_000}
-	s := &searcher{cfg: cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
+	s := &searcher{cfg: cfg, lin: map[uint64]bool{}}
 	if _, err := s.run(); err != nil {
 		b.Fatal(err)
 	}
 	best := uint64(0)
-	for fp, p := range s.visited { // the deepest state with the smallest fingerprint: the same one every run
+	for fp, p := range s.visited.all() { // the deepest state with the smallest fingerprint: the same one every run
 		if p.depth == 14 && (best == 0 || fp < best) {
 			best = fp
 		}

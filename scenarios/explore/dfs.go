@@ -66,16 +66,16 @@ func (s *searcher) expand(w *world, fp uint64, depth int) (*Violation, uint64, b
 		s.rep.Generated++
 		cfp := s.fpr.of(c)
 		d := int32(depth + 1)
-		if p, seen := s.visited[cfp]; seen {
-			if p.depth <= d {
+		if cell, seen := s.visited.ref(cfp); seen {
+			if cell.depth() <= d {
 				continue
 			}
 			// Reached in fewer steps than before: a shorter path, and
 			// its subtree may go past where the bound stopped it.
-			s.visited[cfp] = parent{fp: fp, step: pack(st), depth: d}
+			cell.set(parent{fp: fp, step: pack(st), depth: d})
 			s.reexpanded++
 		} else {
-			s.visited[cfp] = parent{fp: fp, step: pack(st), depth: d}
+			cell.set(parent{fp: fp, step: pack(st), depth: d})
 			s.rep.Unique++
 			s.rep.Depth = max(s.rep.Depth, depth+1)
 			if v := s.judge(c, w.hist.Completed()); v != nil {
@@ -113,7 +113,7 @@ const shortestStatesMax = 300_000
 // failed a check, looks for a shorter path to a violation breadth-first.
 func (s *searcher) finishDFS(v *Violation, fp uint64) (Report, error) {
 	s.rep.Levels, s.rep.Depth = nil, 0
-	for _, p := range s.visited { // counts only: the order does not matter
+	for _, p := range s.visited.all() {
 		for len(s.rep.Levels) <= int(p.depth) {
 			s.rep.Levels = append(s.rep.Levels, 0)
 		}
@@ -131,7 +131,7 @@ func (s *searcher) finishDFS(v *Violation, fp uint64) (Report, error) {
 	}
 	// The same meter: its clock runs from the depth-first search's start,
 	// so the time limit bounds both together.
-	b := &searcher{cfg: &bcfg, visited: map[uint64]parent{}, lin: s.lin, fail: s.fail,
+	b := &searcher{cfg: &bcfg, lin: s.lin, fail: s.fail,
 		m: Meter{Elapsed: s.m.Elapsed}}
 	short, err := b.run()
 	if err != nil {

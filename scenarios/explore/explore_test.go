@@ -71,7 +71,7 @@ func TestReplayReachesTheSameState(t *testing.T) {
 	for _, order := range []Order{BreadthFirst, DepthFirst} {
 		cfg := Config{Replicas: 3, Clients: [][]Op{{lockA}}, Bounds: Bounds{Depth: 9, Timers: 1, Drops: 1, Crashes: 1},
 			TickNs: 10_000_000, Order: order}
-		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
+		s := &searcher{cfg: &cfg, lin: map[uint64]bool{}}
 		search := s.run
 		if order == DepthFirst {
 			search = s.dfs // parents rewritten by states reached again in fewer steps
@@ -80,7 +80,7 @@ func TestReplayReachesTheSameState(t *testing.T) {
 			t.Fatal(err)
 		}
 		n := 0
-		for fp, p := range s.visited {
+		for fp, p := range s.visited.all() {
 			if p.depth < 9 || n >= 200 {
 				continue
 			}
@@ -126,7 +126,7 @@ func TestDepthFirstVisitsTheSameStates(t *testing.T) {
 			t.Fatal(err)
 		}
 		cfg.Order = DepthFirst
-		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
+		s := &searcher{cfg: &cfg, lin: map[uint64]bool{}}
 		dfs, err := s.dfs()
 		if err != nil {
 			t.Fatal(err)
@@ -163,7 +163,7 @@ func TestDepthFirstReportsTheShortestPath(t *testing.T) {
 	var got [2]Report
 	for i, order := range []Order{BreadthFirst, DepthFirst} {
 		cfg := Config{Replicas: 3, Clients: [][]Op{{trylockA}}, Bounds: Bounds{Depth: 30, Timers: 1}, TickNs: 10_000_000, Order: order}
-		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}, fail: fail}
+		s := &searcher{cfg: &cfg, lin: map[uint64]bool{}, fail: fail}
 		search := s.run
 		if order == DepthFirst {
 			search = s.dfs
@@ -204,7 +204,7 @@ func TestCopiesDoNotWriteTheirParents(t *testing.T) {
 		{Replicas: 1, Clients: [][]Op{{lockA, unlockA}, {lockA}}, Bounds: Bounds{Depth: 30, Timers: 2, Drops: 1, Crashes: 1}, SnapshotSlots: 2},
 	} {
 		cfg.TickNs, cfg.PruneDone, cfg.Order = 10_000_000, true, DepthFirst
-		s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}, verifyParents: true}
+		s := &searcher{cfg: &cfg, lin: map[uint64]bool{}, verifyParents: true}
 		r, err := s.dfs()
 		if err != nil {
 			t.Fatalf("%s: %v", Command(&cfg), err)

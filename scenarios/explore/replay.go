@@ -19,7 +19,7 @@ func Replay(cfg Config, steps []Step) (string, *Violation, error) {
 	if err != nil {
 		return "", nil, err
 	}
-	s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}}
+	s := &searcher{cfg: &cfg, lin: map[uint64]bool{}}
 	var b strings.Builder
 	if v := s.judge(w, -1); v != nil {
 		fmt.Fprintf(&b, "violation before any step: %s: %s\n", v.Kind, oneLine(v.Detail))

@@ -57,18 +57,20 @@ type Violation struct {
 
 // parent is how a visited state was first reached (depth-first: in the
 // fewest steps so far): the state it was reached from, the step, and the
-// number of steps. It is the visited table's entry, so it is packed: 24
-// bytes.
+// number of steps. The visited table packs it with the state's own
+// fingerprint in 24 bytes (see table.go).
 type parent struct {
 	fp    uint64
 	step  packedStep
 	depth int32
 }
 
-// packedStep is a Step in one word: the kind, the two addresses (a link's
-// ends, or the process and zero) and the message's place on its link.
-// Addresses in a search are below clientAddrBase+ClientsMax and a link
-// holds fewer messages than a run has steps (DepthMax), so they fit.
+// packedStep is a Step in stepBits (51) bits, so that the visited table
+// keeps it and the depth in one word: the kind (3 bits), the two
+// addresses (a link's ends, or the process and zero; 12 bits each) and
+// the message's place on its link (24 bits). Addresses in a search are
+// below clientAddrBase+ClientsMax and a link holds fewer messages than a
+// run has steps (DepthMax), so they fit.
 type packedStep uint64
 
 func pack(st Step) packedStep {
@@ -76,15 +78,15 @@ func pack(st Step) packedStep {
 	if st.Kind != Deliver && st.Kind != Drop && st.Kind != Dup {
 		a, b = st.Proc, 0
 	}
-	if a > 0xffff || b > 0xffff || st.N < 0 || st.N > 0xffffff {
+	if a > 0xfff || b > 0xfff || st.N < 0 || st.N > 0xffffff || st.Kind > 7 {
 		panic(fmt.Sprintf("explore: internal: step %v does not pack", st))
 	}
-	return packedStep(uint64(st.Kind)<<56 | uint64(a)<<40 | uint64(b)<<24 | uint64(st.N))
+	return packedStep(uint64(st.Kind)<<48 | uint64(a)<<36 | uint64(b)<<24 | uint64(st.N))
 }
 
 func (p packedStep) unpack() Step {
-	st := Step{Kind: Kind(p >> 56)}
-	a, b := lockmgr.Addr(p>>40&0xffff), lockmgr.Addr(p>>24&0xffff)
+	st := Step{Kind: Kind(p >> 48)}
+	a, b := lockmgr.Addr(p>>36&0xfff), lockmgr.Addr(p>>24&0xfff)
 	if st.Kind == Deliver || st.Kind == Drop || st.Kind == Dup {
 		st.From, st.To, st.N = a, b, int(p&0xffffff)
 	} else {
@@ -120,7 +122,7 @@ func Search(cfg Config, m Meter) (Report, error) {
 	if err := cfg.Validate(); err != nil {
 		return Report{}, err
 	}
-	s := &searcher{cfg: &cfg, visited: map[uint64]parent{}, lin: map[uint64]bool{}, m: m}
+	s := &searcher{cfg: &cfg, lin: map[uint64]bool{}, m: m}
 	if cfg.Order == DepthFirst {
 		return s.dfs()
 	}
@@ -129,7 +131,7 @@ func Search(cfg Config, m Meter) (Report, error) {
 
 type searcher struct {
 	cfg     *Config
-	visited map[uint64]parent
+	visited table
 	lin     map[uint64]bool // history fingerprint -> linearizable
 	fpr     fingerprinter
 	rep     Report
@@ -153,7 +155,7 @@ func (s *searcher) begin() (root *world, fp uint64, v *Violation, err error) {
 		return nil, 0, nil, err
 	}
 	fp = s.fpr.of(root)
-	s.visited[fp] = parent{fp: fp, depth: 0}
+	s.visited.put(fp, parent{fp: fp, depth: 0})
 	s.rep.Unique = 1
 	return root, fp, s.judge(root, -1), nil
 }
@@ -189,10 +191,11 @@ func (s *searcher) run() (Report, error) {
 				}
 				s.rep.Generated++
 				fp := s.fpr.of(c)
-				if _, seen := s.visited[fp]; seen {
+				cell, seen := s.visited.ref(fp)
+				if seen {
 					continue
 				}
-				s.visited[fp] = parent{fp: f.fp, step: pack(st), depth: int32(depth + 1)}
+				cell.set(parent{fp: f.fp, step: pack(st), depth: int32(depth + 1)})
 				s.rep.Unique++
 				if len(s.rep.Levels) <= depth+1 {
 					s.rep.Levels = append(s.rep.Levels, 0)
@@ -287,7 +290,7 @@ func (s *searcher) finish(v *Violation, fp uint64) Report {
 func (s *searcher) pathTo(v *Violation, fp uint64) {
 	v.Path, v.Steps = nil, nil
 	for {
-		p := s.visited[fp]
+		p, _ := s.visited.get(fp)
 		if p.depth == 0 {
 			break
 		}
