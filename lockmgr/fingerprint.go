@@ -42,20 +42,13 @@ func (s *Server) clone(obs Observer, rng *rand.Rand) *Server {
 	// snapshot adopted), which most steps of an explorer's copy do not
 	// do: the copy shares it until then (see ownSM).
 	c.smShared, s.smShared = true, true
-	c.clients = make(map[ClientID]*clientRef, len(s.clients))
-	for id, ref := range s.clients {
-		r := *ref
-		c.clients[id] = &r
-	}
+	// So are the client and lease maps, until one of the two changes
+	// them (ownRefs): most steps only read them.
+	c.refsShared, s.refsShared = true, true
 	c.replies = slices.Clone(s.replies)
 	c.in = paxos.Message{}
 	c.slab = nil
 	c.obs = obs
-	c.leases.heard = make(map[ClientID]*leaseRef, len(s.leases.heard))
-	for id, ref := range s.leases.heard {
-		r := *ref
-		c.leases.heard[id] = &r
-	}
 	return &c
 }
 

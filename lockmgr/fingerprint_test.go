@@ -17,7 +17,7 @@ import (
 var fingerprintFields = map[reflect.Type][]string{
 	reflect.TypeFor[Node](): {"srv", "skippedAt", "store", "net" /* the caller's */, "slab" /* scratch */, "err", "rebuilding"},
 	reflect.TypeFor[Server](): {"cfg" /* fixed for a run */, "rep", "sm", "clients", "now", "replies", "counters",
-		"in", "slab" /* scratch */, "smShared" /* copy-on-write */, "obs" /* the caller's */, "nextApply", "leases"},
+		"in", "slab" /* scratch */, "smShared", "refsShared" /* copy-on-write */, "obs" /* the caller's */, "nextApply", "leases"},
 	reflect.TypeFor[clientRef]():  {"addr", "seq", "proposedAt", "seenAt"},
 	reflect.TypeFor[leaseTimer](): {"ballot", "heard", "next", "leadAt", "leadFor"},
 	reflect.TypeFor[leaseRef]():   {"heard", "keepalive", "proposedAt"},
@@ -200,5 +200,76 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 	if len(c.nodes[0].Server().StateMachine().Status()) != 0 || len(g.nodes[0].Server().StateMachine().Status()) != 1 {
 		t.Fatal("the unlock did not free the lock in the clone only")
+	}
+}
+
+// runQuiet is run with the client silent (not ticked: no keepalives),
+// one hop a round (what a round sends is delivered the next), and, if
+// cut is not zero, replica cut cut off from everyone.
+func (g *miniGroup) runQuiet(k int, cut Addr) {
+	for range k {
+		for _, n := range g.nodes {
+			n.Tick()
+		}
+		for range len(g.net.q) {
+			p := g.net.q[0]
+			g.net.q = g.net.q[1:]
+			switch {
+			case p.to == miniClient, p.from == cut, p.to == cut:
+			default:
+				g.nodes[p.to-1].Receive(p.from, p.data)
+			}
+		}
+	}
+}
+
+// TestCloneIsIndependentThroughExpiryAndLeaderChange drives a group
+// through what a copy shares with its original until it changes it
+// (Server.ownRefs, Server.ownSM): a session that expires (the leader's
+// lease scan, the expiry applied), the replicas forgetting a silent
+// client's address, and a leader cut off until it steps down and another
+// leads. Before every round it copies the group and runs the round in the
+// copy first: the original must not change. A copy owns what it shares
+// from its first write on, so copying before each round makes every
+// write site the first in some round.
+func TestCloneIsIndependentThroughExpiryAndLeaderChange(t *testing.T) {
+	g := newMiniGroup(t)
+	g.run(120)
+	if _, err := g.cl.Start(OpLock, "a"); err != nil {
+		t.Fatal(err)
+	}
+	g.flushClient()
+	g.run(60)
+	round := func(cut Addr) {
+		before := g.fingerprint()
+		c := g.clone()
+		c.runQuiet(1, cut)
+		if !bytes.Equal(g.fingerprint(), before) {
+			t.Fatalf("a round in the copy changed the original (cut %d)", cut)
+		}
+		g.runQuiet(1, cut)
+		if !bytes.Equal(g.fingerprint(), c.fingerprint()) {
+			t.Fatalf("the copy and the original went different ways (cut %d)", cut)
+		}
+	}
+	// The leader cut off while the session lives: it stops timing leases
+	// (and forgets them), another leader starts timing them.
+	leader := g.nodes[0].Server().Replica().Leader()
+	if leader == 0 {
+		t.Fatal("no leader")
+	}
+	for range 600 {
+		round(Addr(leader))
+	}
+	if g.nodes[leader-1].Server().Replica().Role() == paxos.Leader {
+		t.Fatalf("replica %d, cut off, still leads", leader)
+	}
+	// Healed, the client still silent: past the 10 s lease and the 10 s
+	// address TTL, at 1 ms ticks.
+	for range 12_000 {
+		round(0)
+	}
+	if n := len(g.nodes[0].Server().StateMachine().Sessions()); n != 0 {
+		t.Fatalf("the silent client's session is still open (%d sessions)", n)
 	}
 }

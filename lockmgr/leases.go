@@ -59,10 +59,12 @@ func (s *Server) syncLeases() {
 	switch {
 	case !s.timing():
 		if t.ballot != (paxos.Ballot{}) {
+			s.ownRefs()
 			t.ballot = paxos.Ballot{}
 			clear(t.heard)
 		}
 	case t.ballot != s.rep.Ballot():
+		s.ownRefs()
 		t.ballot = s.rep.Ballot()
 		clear(t.heard)
 		for _, si := range s.sm.Sessions() {
@@ -79,6 +81,7 @@ func (s *Server) heard(id ClientID) {
 	if s.leases.ballot == (paxos.Ballot{}) {
 		return
 	}
+	s.ownRefs()
 	if ref := s.leases.heard[id]; ref != nil {
 		if ref.proposedAt == 0 {
 			ref.heard = s.now
@@ -129,7 +132,7 @@ func (s *Server) sessionRequest(from Addr, q *Request) bool {
 	// A keepalive counts once with this leader: a copy replayed later
 	// renews nothing.
 	if ref == nil || q.Seq > ref.keepalive {
-		s.heard(q.Client)
+		s.heard(q.Client) // owns the refs: leases are timed here
 		s.leases.heard[q.Client].keepalive = q.Seq
 		if s.obs != nil {
 			s.obs.KeptAlive(q.Client, s.leases.ballot)
@@ -163,7 +166,10 @@ func (s *Server) leaseApplied(c Command, res Result) {
 		s.syncLeases()
 		s.heard(res.Holder)
 	case c.Op == OpClose && res.Status == Ended, c.Op == OpExpire && res.Status == Ended:
-		delete(s.leases.heard, c.Client)
+		if s.leases.heard[c.Client] != nil {
+			s.ownRefs()
+			delete(s.leases.heard, c.Client)
+		}
 	case c.Op.Session() && res.Status != Refused && res.Status != SessionExpired:
 		s.heard(c.Client)
 	}
@@ -187,6 +193,7 @@ func (s *Server) tickLeases() {
 	if t.ballot == (paxos.Ballot{}) || s.now < t.next {
 		return
 	}
+	s.ownRefs()
 	t.next = math.MaxInt64
 	var due []ClientID
 	for id, ref := range t.heard {

@@ -123,7 +123,11 @@ type Server struct {
 	// it is copied before it is changed (ownSM). Only Apply changes it;
 	// its other methods only read it or reset scratch of their own.
 	smShared bool
-	obs      Observer // nil: nobody watches
+	// refsShared: clients and leases.heard (and the refs in them) are
+	// shared with copies of this server, so they are copied before either
+	// is changed (ownRefs).
+	refsShared bool
+	obs        Observer // nil: nobody watches
 	// nextApply: every slot below it has reached the state machine.
 	nextApply uint64
 	leases    leaseTimer
@@ -270,6 +274,7 @@ func (s *Server) request(from Addr, q *Request) {
 	if q.Op.Session() && !s.sessionRequest(from, q) {
 		return
 	}
+	s.ownRefs()
 	ref := s.clients[q.Client]
 	if ref == nil {
 		ref = &clientRef{proposedAt: -1 << 62}
@@ -393,6 +398,26 @@ func (s *Server) decodeSnapshot(snap *paxos.Snapshot) (*StateMachine, error) {
 	return sm, nil
 }
 
+// ownRefs copies the client and lease maps, and the refs in them, if a
+// copy of the server shares them, before they are changed.
+func (s *Server) ownRefs() {
+	if !s.refsShared {
+		return
+	}
+	s.refsShared = false
+	clients := make(map[ClientID]*clientRef, len(s.clients))
+	for id, ref := range s.clients {
+		r := *ref
+		clients[id] = &r
+	}
+	heard := make(map[ClientID]*leaseRef, len(s.leases.heard))
+	for id, ref := range s.leases.heard {
+		r := *ref
+		heard[id] = &r
+	}
+	s.clients, s.leases.heard = clients, heard
+}
+
 // ownSM is the state machine, copied first if a copy of the server
 // shares it.
 func (s *Server) ownSM() *StateMachine {
@@ -422,6 +447,7 @@ func (s *Server) tick() {
 	s.rep.Tick()
 	s.tickLeases()
 	if s.now%1024 == 0 {
+		s.ownRefs()
 		for id, ref := range s.clients {
 			if s.now-ref.seenAt > s.cfg.ClientTTLTicks {
 				delete(s.clients, id)

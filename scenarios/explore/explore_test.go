@@ -202,6 +202,8 @@ func TestCopiesDoNotWriteTheirParents(t *testing.T) {
 	for _, cfg := range []Config{
 		{Replicas: 3, Clients: [][]Op{{lockA, unlockA}}, Bounds: Bounds{Depth: 9, Timers: 2, Crashes: 1, Dups: 1}, SnapshotSlots: 2},
 		{Replicas: 1, Clients: [][]Op{{lockA, unlockA}, {lockA}}, Bounds: Bounds{Depth: 30, Timers: 2, Drops: 1, Crashes: 1}, SnapshotSlots: 2},
+		// Leases timed while the clock moves: heard() renews a shared ref.
+		{Replicas: 1, Clients: [][]Op{{lockA, unlockA}, {lockA, unlockA}}, Bounds: Bounds{Depth: 40, Timers: 4}, MaxStates: 100_000},
 	} {
 		cfg.TickNs, cfg.PruneDone, cfg.Order = 10_000_000, true, DepthFirst
 		s := &searcher{cfg: &cfg, lin: map[uint64]bool{}, verifyParents: true}

@@ -63,6 +63,20 @@ type replica struct {
 	// replica is not changed after that (see world.own*).
 	fp   uint64
 	fpOK bool
+	// The node's ports and random source, bound to the world that owns
+	// this replica; kept here so that a copy is one allocation, not five.
+	disk storage
+	out  sender
+	obs  observer
+	rng  rand.Rand
+}
+
+// bind points r's ports and random source at w and r itself.
+func (r *replica) bind(w *world) {
+	r.disk = storage{w: w, r: r}
+	r.out = sender{w: w, from: lockmgr.Addr(r.id)}
+	r.obs = observer{w: w, id: r.id}
+	r.rng = *rand.New(&r.src)
 }
 
 // client is one client process and its script.
@@ -75,6 +89,7 @@ type client struct {
 	began bool
 	fp    uint64 // as replica.fp
 	fpOK  bool
+	rng   rand.Rand // draws from src
 }
 
 func (c *client) addr() lockmgr.Addr { return lockmgr.Addr(clientAddrBase + c.idx) }
@@ -114,7 +129,8 @@ func newWorld(cfg *Config) (*world, error) {
 	}
 	for i := range cfg.Clients {
 		c := &client{idx: i, cur: -1, src: source{uint64(i+1) * 0x2545f4914f6cdd1d}}
-		cl, err := lockmgr.NewClient(host.Client(lockmgr.ClientID(i+1), rand.New(&c.src)))
+		c.rng = *rand.New(&c.src)
+		cl, err := lockmgr.NewClient(host.Client(lockmgr.ClientID(i+1), &c.rng))
 		if err != nil {
 			return nil, err
 		}
@@ -130,8 +146,9 @@ func (w *world) boot(r *replica) error {
 	r.pending = nil
 	recs := slices.Clone(r.durable)
 	w.checks().Booted(r.id, recs)
-	scfg := w.host.Server(r.id, rand.New(&r.src))
-	node, err := lockmgr.NewNode(scfg, recs, &storage{w: w, r: r}, &sender{w: w, from: lockmgr.Addr(r.id)}, &observer{w: w, id: r.id})
+	r.bind(w)
+	scfg := w.host.Server(r.id, &r.rng)
+	node, err := lockmgr.NewNode(scfg, recs, &r.disk, &r.out, &r.obs)
 	if err != nil {
 		return fmt.Errorf("explore: replica %d boot: %w", r.id, err)
 	}
@@ -165,7 +182,8 @@ func (w *world) ownReplica(i int) *replica {
 	r := w.reps[i]
 	rc := &replica{id: r.id, src: r.src, durable: slices.Clip(r.durable), pending: slices.Clip(r.pending), boots: r.boots}
 	if r.node != nil {
-		rc.node = r.node.Clone(&storage{w: w, r: rc}, &sender{w: w, from: lockmgr.Addr(r.id)}, &observer{w: w, id: r.id}, rand.New(&rc.src))
+		rc.bind(w)
+		rc.node = r.node.Clone(&rc.disk, &rc.out, &rc.obs, &rc.rng)
 	}
 	w.reps[i] = rc
 	return rc
@@ -180,7 +198,8 @@ func (w *world) ownClient(i int) *client {
 	w.owned |= bit
 	c := *w.cls[i]
 	c.fpOK = false
-	c.cl = w.cls[i].cl.Clone(rand.New(&c.src))
+	c.rng = *rand.New(&c.src)
+	c.cl = w.cls[i].cl.Clone(&c.rng)
 	w.cls[i] = &c
 	return &c
 }
