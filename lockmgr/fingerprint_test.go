@@ -162,10 +162,9 @@ func (g *miniGroup) flushClient() {
 	}
 }
 
-// TestCloneIsIndependent: a clone of a group with a session and a lock
-// held has the original's fingerprint, behaves as the original does, and
-// driving it alone leaves the original as it was.
-func TestCloneIsIndependent(t *testing.T) {
+// newLockedGroup is a mini group whose client opened a session and holds
+// lock "a".
+func newLockedGroup(t *testing.T) *miniGroup {
 	g := newMiniGroup(t)
 	g.run(120)
 	if _, err := g.cl.Start(OpLock, "a"); err != nil {
@@ -176,6 +175,14 @@ func TestCloneIsIndependent(t *testing.T) {
 	if len(g.nodes[0].Server().StateMachine().Status()) != 1 {
 		t.Fatal("the lock was not granted: the group did not get going")
 	}
+	return g
+}
+
+// TestCloneIsIndependent: a clone of a group with a session and a lock
+// held has the original's fingerprint, behaves as the original does, and
+// driving it alone leaves the original as it was.
+func TestCloneIsIndependent(t *testing.T) {
+	g := newLockedGroup(t)
 	c := g.clone()
 	before := g.fingerprint()
 	if !bytes.Equal(c.fingerprint(), before) {
@@ -233,13 +240,7 @@ func (g *miniGroup) runQuiet(k int, cut Addr) {
 // from its first write on, so copying before each round makes every
 // write site the first in some round.
 func TestCloneIsIndependentThroughExpiryAndLeaderChange(t *testing.T) {
-	g := newMiniGroup(t)
-	g.run(120)
-	if _, err := g.cl.Start(OpLock, "a"); err != nil {
-		t.Fatal(err)
-	}
-	g.flushClient()
-	g.run(60)
+	g := newLockedGroup(t)
 	round := func(cut Addr) {
 		before := g.fingerprint()
 		c := g.clone()
